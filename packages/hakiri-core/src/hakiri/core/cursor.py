@@ -1,0 +1,45 @@
+"""Cursors: how far a pipeline has read, committed with compare-and-set on ``version``."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Cursor", "CursorKind", "JsonValue"]
+
+JsonValue = Any
+"""A value that round-trips through JSON (dict, list, str, int, float, bool, None)."""
+
+
+class CursorKind(enum.StrEnum):
+    """How a cursor value moves forward."""
+
+    MONOTONIC = "monotonic"
+    """An ordered watermark (timestamp, id): the newest of two values wins; merges freely."""
+    OPAQUE_TOKEN = "opaque-token"
+    """A token only the source understands (a sync token, a change-stream position)."""
+    SNAPSHOT_ID = "snapshot-id"
+    """The identity of a complete snapshot (an export id, a table version)."""
+
+    def advance(self, current: JsonValue, observed: JsonValue) -> JsonValue:
+        """The cursor value after ``observed`` has been read on top of ``current``."""
+        if observed is None:
+            return current
+        if current is None or self is not CursorKind.MONOTONIC:
+            return observed
+        try:
+            return observed if observed > current else current
+        except TypeError:
+            # Mixed types (e.g. an int id and a string) cannot be ordered: compare as text
+            # so a run still moves forward deterministically.
+            return observed if str(observed) > str(current) else current
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A committed cursor: its kind, its JSON value and the version compare-and-set checks."""
+
+    kind: CursorKind
+    value: JsonValue
+    version: int

@@ -1,0 +1,157 @@
+"""The one error hierarchy of Hakiri.
+
+Every error carries a stable ``code`` (for machines: JSON output, MCP, HTTP) and a message a
+person can act on. The CLI prints ``error[code]: message`` on one line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "CapabilityDenied",
+    "CatalogError",
+    "ConfigError",
+    "CursorConflict",
+    "HakiriError",
+    "ManifestError",
+    "MissingDependency",
+    "PipelineBusy",
+    "QueryError",
+    "QueryRefused",
+    "QueryTimeout",
+    "SecretError",
+    "SourceError",
+    "SourceHttpError",
+    "SourceUnreachable",
+    "StoreError",
+    "UnknownConnector",
+    "UnknownPipeline",
+    "UnknownTable",
+]
+
+
+class HakiriError(Exception):
+    """Base of every error Hakiri raises on purpose."""
+
+    code: ClassVar[str] = "hakiri_error"
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details = details
+
+    def one_line(self) -> str:
+        """The message and the hint on a single line, as the CLI prints it."""
+        text = " ".join(self.message.split())
+        if self.hint:
+            text = f"{text} — {' '.join(self.hint.split())}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        if self.details:
+            out["details"] = {k: v for k, v in self.details.items() if _jsonable(v)}
+        return out
+
+
+def _jsonable(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | type(None) | list | dict)
+
+
+class ManifestError(HakiriError):
+    """The manifest (``hakiri.toml`` or ``pipelines/*``) cannot be read or is invalid."""
+
+    code = "manifest_invalid"
+    exit_code = 2
+
+
+class ConfigError(HakiriError):
+    """A connector's configuration is invalid."""
+
+    code = "config_invalid"
+    exit_code = 2
+
+
+class UnknownConnector(ConfigError):
+    code = "unknown_connector"
+
+
+class UnknownPipeline(HakiriError):
+    code = "unknown_pipeline"
+    exit_code = 2
+
+
+class UnknownTable(HakiriError):
+    code = "unknown_table"
+    exit_code = 2
+
+
+class SecretError(HakiriError):
+    """A ``secret://NAME`` reference cannot be resolved."""
+
+    code = "secret_missing"
+    exit_code = 2
+
+
+class CapabilityDenied(HakiriError):
+    code = "capability_denied"
+    exit_code = 2
+
+
+class MissingDependency(HakiriError):
+    """An optional package is not installed; the message names the extra to install."""
+
+    code = "missing_dependency"
+    exit_code = 2
+
+
+class SourceError(HakiriError):
+    """The source failed while being read."""
+
+    code = "source_error"
+
+
+class SourceUnreachable(SourceError):
+    code = "source_unreachable"
+
+
+class SourceHttpError(SourceError):
+    code = "source_http_error"
+
+
+class CatalogError(HakiriError):
+    code = "catalog_error"
+
+
+class CursorConflict(CatalogError):
+    """Compare-and-set on a cursor failed: someone else committed first."""
+
+    code = "cursor_conflict"
+
+
+class PipelineBusy(HakiriError):
+    code = "pipeline_busy"
+
+
+class StoreError(HakiriError):
+    code = "store_error"
+
+
+class QueryError(HakiriError):
+    code = "query_error"
+
+
+class QueryRefused(QueryError):
+    """The query layer admits read-only SQL over the store only."""
+
+    code = "query_refused"
+    exit_code = 2
+
+
+class QueryTimeout(QueryError):
+    code = "query_timeout"

@@ -1,0 +1,195 @@
+"""The ports: what the runtime needs from sources, destinations, catalogs, clocks, secrets.
+
+Implementations live in other members and are found through entry points
+(``hakiri.connectors``, ``hakiri.catalogs``); nothing here imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from hakiri.core.cursor import Cursor, JsonValue
+from hakiri.core.records import (
+    CatalogEvent,
+    CommitRequest,
+    CommitResult,
+    FileRecord,
+    Page,
+    PageData,
+    Plan,
+    RunRecord,
+    RunStatus,
+    SchemaVersion,
+    StagedFile,
+    StepRecord,
+    StreamInfo,
+    TableRecord,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pydantic import BaseModel
+
+__all__ = [
+    "Catalog",
+    "Clock",
+    "ConnectorFactory",
+    "Destination",
+    "Host",
+    "SecretResolver",
+    "Source",
+    "Transform",
+]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class SecretResolver(Protocol):
+    def resolve(self, name: str) -> str:
+        """The value of secret ``name``; raises ``SecretError`` when it is not set."""
+        ...
+
+
+class Source(Protocol):
+    """A connector that reads. ``plan`` and ``read`` are pure with respect to the store."""
+
+    def discover(self) -> list[StreamInfo]:
+        """The streams this source produces, with schemas where they can be known cheaply."""
+        ...
+
+    def plan(self, cursor: JsonValue) -> Plan:
+        """The pages to read, starting after the committed ``cursor`` value (None: from the
+        beginning)."""
+        ...
+
+    def read(self, page: Page) -> PageData:
+        """Read one page; report the pages it reveals and the cursor it reached."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Destination(Protocol):
+    """Where pages land: staged first, published by ``commit``."""
+
+    def prepare(self, table: str, *, live_runs: set[str]) -> list[str]:
+        """Remove staged files of ``table`` that no committed state references and that no
+        live run owns; return their paths."""
+        ...
+
+    def stage(self, table: str, data: pa.Table, *, run_id: str, seq: int) -> StagedFile:
+        """Write ``data`` as a file that readers cannot see yet."""
+        ...
+
+    def commit(self, request: CommitRequest) -> CommitResult:
+        """Publish staged files and move the cursor, atomically."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Transform(Protocol):
+    def apply(self, data: pa.Table) -> pa.Table: ...
+
+
+class Catalog(Protocol):
+    """The single source of truth for runs, cursors, published files and schemas."""
+
+    def get_cursor(self, pipeline: str) -> Cursor | None: ...
+
+    def create_run(self, run: RunRecord) -> None: ...
+
+    def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    def list_runs(self, pipeline: str | None = None, *, limit: int = 20) -> list[RunRecord]:
+        """Newest first."""
+        ...
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        finished_at: datetime,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None: ...
+
+    def interrupt_running(self, pipeline: str, *, finished_at: datetime, reason: str) -> list[str]:
+        """Mark every run of ``pipeline`` still ``running`` as ``partial_failure`` (their
+        process is known to be gone); return their ids."""
+        ...
+
+    def record_step(self, step: StepRecord) -> None:
+        """Record a completed step; recording the same (run_id, key) again is a no-op."""
+        ...
+
+    def list_steps(self, run_id: str) -> list[StepRecord]: ...
+
+    def commit(self, request: CommitRequest) -> CommitResult:
+        """Atomically: compare-and-set the cursor on ``expected_version``, publish the files,
+        record a new schema version if the files' schema is new, record the step, add to the
+        run's counters. Raises ``CursorConflict`` and changes nothing if the version moved."""
+        ...
+
+    def list_tables(self) -> list[TableRecord]: ...
+
+    def get_table(self, name: str) -> TableRecord | None: ...
+
+    def list_files(self, table: str) -> list[FileRecord]:
+        """The files readers see: the table's current generation, in commit order."""
+        ...
+
+    def referenced_paths(self, table: str) -> set[str]:
+        """Every path the catalog holds for ``table``, visible or not yet visible."""
+        ...
+
+    def schema_versions(self, table: str) -> list[SchemaVersion]: ...
+
+    def list_events(self, table: str | None = None) -> list[CatalogEvent]: ...
+
+    def close(self) -> None: ...
+
+
+class Host(Protocol):
+    """What the host process offers a connector. Secrets are resolved only through it."""
+
+    @property
+    def project_root(self) -> Path: ...
+
+    @property
+    def store_root(self) -> Path: ...
+
+    @property
+    def secrets(self) -> SecretResolver: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+
+class ConnectorFactory(Protocol):
+    """What a ``hakiri.connectors`` entry point names: one object per connector."""
+
+    name: str
+    kind: Literal["source", "destination"]
+    description: str
+
+    @property
+    def config_model(self) -> type[BaseModel]:
+        """The pydantic model of the connector's options (its JSON Schema is the spec)."""
+        ...
+
+    def create(self, options: Mapping[str, Any], host: Host) -> Any:
+        """A Source or Destination for validated ``options``; raises ``ConfigError``."""
+        ...
