@@ -16,10 +16,10 @@ _KEY = re.compile(r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_.\- ]+?))\s*=""")
 
 
 def _split_dotted(key: str) -> tuple[str, ...]:
-    parts: list[str] = []
-    for match in re.finditer(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', key):
-        parts.append(next(group for group in match.groups() if group is not None))
-    return tuple(parts)
+    return tuple(
+        next(group for group in match.groups() if group is not None)
+        for match in re.finditer(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', key)
+    )
 
 
 def locate_toml_key(text: str, path: tuple[str, ...]) -> int | None:

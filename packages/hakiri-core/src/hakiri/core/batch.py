@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
@@ -46,10 +46,11 @@ def records_to_table(records: Sequence[Record]) -> pa.Table:
     if not records:
         return pa.table({})
     try:
-        array = pa.array(records)
+        # The stubs type pa.array by its overloads; records of objects give a StructArray.
+        array = cast(Any, pa.array(cast(Any, records)))
         if not pa.types.is_struct(array.type):
             raise pa.ArrowInvalid("records are not objects")
-        table = pa.Table.from_struct_array(array)
+        table = pa.Table.from_struct_array(cast(pa.StructArray, array))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         table = _records_to_table_by_column(records)
     return normalize_table(table)
@@ -61,7 +62,7 @@ def _records_to_table_by_column(records: Sequence[Record]) -> pa.Table:
         if not isinstance(record, Mapping):
             raise pa.ArrowInvalid(f"a record is a {type(record).__name__}, not an object")
         names.update(dict.fromkeys(record))
-    columns: dict[str, pa.Array] = {}
+    columns: dict[str, pa.Array[Any]] = {}
     for name in names:
         values = [record.get(name) for record in records]
         try:
@@ -94,49 +95,17 @@ def _drop_empty_structs(data_type: pa.DataType) -> pa.DataType | None:
 def normalize_table(table: pa.Table) -> pa.Table:
     """Make a table storable as Parquet: drop columns (and nested fields) that are empty
     objects on every row of the page; they carry no data and Parquet has no type for them."""
-    keep: list[pa.Field] = []
-    changed = False
+    fields = []
     for field in table.schema:
         new_type = _drop_empty_structs(field.type)
-        if new_type is None:
-            changed = True
-            continue
-        if new_type != field.type:
-            changed = True
-        keep.append(field.with_type(new_type))
-    if not changed:
+        if new_type is not None:
+            fields.append(field.with_type(new_type))
+    target = pa.schema(fields)
+    if target == table.schema:
         return table
-    columns = [_cast_dropping(table.column(f.name), f.type) for f in keep]
-    return pa.Table.from_arrays(columns, schema=pa.schema(keep))
-
-
-def _cast_dropping(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
-    if column.type == target:
-        return column
-    return pa.chunked_array(
-        [_project(chunk, target) for chunk in column.chunks], type=target
-    )
-
-
-def _project(array: pa.Array, target: pa.DataType) -> pa.Array:
-    """Keep only the fields of ``array`` that ``target`` has (recursively)."""
-    if pa.types.is_struct(target):
-        children = [
-            _project(array.field(target.field(i).name), target.field(i).type)
-            for i in range(target.num_fields)
-        ]
-        return pa.StructArray.from_arrays(
-            children,
-            fields=[target.field(i) for i in range(target.num_fields)],
-            mask=array.is_null() if array.null_count else None,
-        )
-    if pa.types.is_list(target) or pa.types.is_large_list(target):
-        values = _project(array.flatten(), target.value_type)
-        list_cls = pa.ListArray if pa.types.is_list(target) else pa.LargeListArray
-        return list_cls.from_arrays(
-            array.offsets, values, type=target, mask=array.is_null() if array.null_count else None
-        )
-    return array
+    # Arrow casts a struct to a struct with a subset of its fields by name, so one cast
+    # removes the empty fields at every depth.
+    return table.select([f.name for f in fields]).cast(target)
 
 
 def concat_batches(tables: Iterable[pa.Table]) -> pa.Table:

@@ -156,6 +156,21 @@ class Project:
     def catalog_url(self) -> str:
         return self.manifest.project.catalog or f"sqlite:///{self.store_root / 'catalog.db'}"
 
+    def locate(self, pipeline: str, key: tuple[str, ...]) -> str:
+        """``file:line`` of a key inside a pipeline's definition, for error messages."""
+        path = self.origins.get(pipeline, self.root / MANIFEST_FILE)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            return str(path)
+        if path.suffix == ".json":
+            line = locate_json_key(text, key)
+        elif path.name == MANIFEST_FILE:
+            line = locate_toml_key(text, ("pipelines", pipeline, *key))
+        else:
+            line = locate_toml_key(text, key)
+        return f"{path}:{line or 1}"
+
     def pipeline(self, name: str) -> PipelineSpec:
         try:
             return self.manifest.pipelines[name]

@@ -1,0 +1,68 @@
+"""Plugins: connectors and catalog adapters, found through entry points.
+
+Members register what they provide (``hakiri.connectors``, ``hakiri.catalogs``); core only
+knows the group names, never the implementations.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, cast
+
+from hakiri.core.errors import ConfigError, UnknownConnector
+from hakiri.core.ports import Catalog, ConnectorFactory
+
+__all__ = ["connector_factories", "connector_names", "load_connector", "open_catalog"]
+
+CONNECTORS_GROUP = "hakiri.connectors"
+CATALOGS_GROUP = "hakiri.catalogs"
+
+
+@cache
+def _entry_points(group: str) -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
+def connector_names() -> list[str]:
+    return sorted(_entry_points(CONNECTORS_GROUP))
+
+
+def connector_factories() -> dict[str, ConnectorFactory]:
+    """Every installed connector, by name."""
+    return {
+        name: cast(ConnectorFactory, entry.load())
+        for name, entry in sorted(_entry_points(CONNECTORS_GROUP).items())
+    }
+
+
+def load_connector(name: str, *, kind: str, where: str = "") -> ConnectorFactory:
+    """The factory of connector ``name``; ``UnknownConnector`` lists what is installed."""
+    entry = _entry_points(CONNECTORS_GROUP).get(name)
+    if entry is None:
+        known = ", ".join(connector_names()) or "none"
+        prefix = f"{where}: " if where else ""
+        raise UnknownConnector(
+            f"{prefix}unknown connector {name!r}",
+            hint=f"installed connectors: {known}",
+            connector=name,
+        )
+    factory = cast(ConnectorFactory, entry.load())
+    if factory.kind != kind:
+        prefix = f"{where}: " if where else ""
+        raise ConfigError(f"{prefix}connector {name!r} is a {factory.kind}, not a {kind}")
+    return factory
+
+
+def open_catalog(url: str) -> Catalog:
+    """Open the catalog at ``url`` with the adapter registered for its scheme."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    entry = _entry_points(CATALOGS_GROUP).get(scheme)
+    if entry is None:
+        known = ", ".join(sorted(_entry_points(CATALOGS_GROUP))) or "none"
+        raise ConfigError(
+            f"no catalog adapter for {scheme!r} (catalog = {url!r})",
+            hint=f"installed adapters: {known}",
+        )
+    opener = cast(Any, entry.load())
+    return cast(Catalog, opener(url))

@@ -1,0 +1,43 @@
+"""Options and helpers shared by commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from hakiri.core.manifest import Project
+
+__all__ = ["echo_json", "json_option", "load_project_at", "project_option"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def project_option(func: F) -> F:
+    return click.option(
+        "-p",
+        "--project",
+        "project_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Project directory (default: the nearest one holding hakiri.toml).",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(func)
+
+
+def load_project_at(project_dir: Path | None) -> Project:
+    from hakiri.core.manifest import find_project_root, load_project
+
+    root = project_dir if project_dir is not None else find_project_root(Path.cwd())
+    return load_project(root)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))

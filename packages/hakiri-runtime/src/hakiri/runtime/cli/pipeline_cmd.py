@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hakiri.runtime.cli._common import echo_json, json_option, load_project_at, project_option
+
+__all__ = ["pipeline"]
+
+
+@click.group()
+def pipeline() -> None:
+    """List and describe the project's pipelines."""
+
+
+@pipeline.command("list")
+@project_option
+@json_option
+def list_(project_dir: Path | None, as_json: bool) -> None:
+    """List pipelines with their source, table and last run."""
+    from hakiri.runtime.inspect import list_pipelines
+
+    rows = list_pipelines(load_project_at(project_dir))
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no pipelines defined")
+        return
+    header = ("PIPELINE", "SOURCE", "TABLE", "WRITE", "LAST RUN")
+    lines = [header]
+    for row in rows:
+        last = row["last_run"]
+        status = f"{last['status']} {last['started_at'][:19]}" if last else "never run"
+        lines.append((row["name"], row["source"], row["table"], row["write"], status))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+@pipeline.command()
+@click.argument("name")
+@click.option("--runs", default=10, show_default=True, help="How many recent runs to show.")
+@project_option
+@json_option
+def describe(name: str, runs: int, project_dir: Path | None, as_json: bool) -> None:
+    """Show a pipeline's definition, cursor, table, schema events and recent runs."""
+    from hakiri.runtime.inspect import describe_pipeline
+
+    info = describe_pipeline(load_project_at(project_dir), name, runs=runs)
+    if as_json:
+        echo_json(info)
+        return
+    _print_description(info)
+
+
+def _print_description(info: dict[str, Any]) -> None:
+    spec = info["spec"]
+    click.echo(f"{info['name']}  (defined in {info['defined_in']})")
+    if spec["description"]:
+        click.echo(f"  {spec['description']}")
+    source = {k: v for k, v in spec["source"].items() if k != "connector"}
+    click.echo(f"source       {spec['source']['connector']} {source}")
+    click.echo(
+        f"destination  {spec['destination']['connector']} → {info['spec']['table']} "
+        f"({spec['destination']['write']})"
+    )
+    if spec["schedule"]:
+        click.echo(f"schedule     {spec['schedule']}")
+    cursor = info["cursor"]
+    if cursor:
+        left = cursor["pages_left_from_interrupted_run"]
+        resume = f"; {left} page(s) left from an interrupted run" if left is not None else ""
+        click.echo(
+            f"cursor       {cursor['position']} (v{cursor['version']}, {cursor['kind']}{resume})"
+        )
+    table = info["table"]
+    if table:
+        click.echo(
+            f"table        {table['rows']:,} rows in {table['files']} file(s), "
+            f"{table['bytes']:,} bytes, schema v{table['schema_version']}"
+        )
+        for column in table["columns"]:
+            click.echo(f"  {column['name']}: {column['type']}")
+    if info["events"]:
+        click.echo("events")
+        for event in info["events"]:
+            details = {k: v for k, v in event.items() if k not in ("kind", "at", "run_id")}
+            click.echo(f"  {event['at'][:19]}  {event['kind']}  {details}")
+    click.echo("runs" if info["runs"] else "runs         none yet")
+    for run in info["runs"]:
+        error = f"  {run['error']['code']}: {run['error']['message']}" if run["error"] else ""
+        click.echo(
+            f"  {run['started_at'][:19]}  {run['run_id']}  {run['status']:<15} "
+            f"{run['rows']:>10,} rows{error}"
+        )

@@ -1,0 +1,330 @@
+"""The executor: one source → one destination, by the plan / pull / commit protocol.
+
+A run reads pages into a chunk; a full chunk is staged as one Parquet file and committed in
+one catalog transaction that also moves the cursor (compare-and-set on its version) and
+records the step. The cursor carries the frontier of pages still to read, so a run that
+dies anywhere is resumed by the next one with exactly the pages that were not committed.
+See ``cursor_state.py`` for what the cursor holds.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hakiri.core.clock import SystemClock
+from hakiri.core.cursor import CursorKind
+from hakiri.core.errors import HakiriError
+from hakiri.core.failpoints import failpoint
+from hakiri.core.manifest import Project
+from hakiri.core.plugins import open_catalog
+from hakiri.core.ports import Catalog, Clock, Destination, Source
+from hakiri.core.records import (
+    CommitRequest,
+    Page,
+    RunRecord,
+    RunStatus,
+    StagedFile,
+    StepRecord,
+)
+from hakiri.runtime.cursor_state import CursorState
+from hakiri.runtime.host import LocalHost
+from hakiri.runtime.lock import PipelineLock
+from hakiri.runtime.pipeline import ResolvedPipeline, resolve_pipeline
+from hakiri.runtime.secrets import EnvSecretResolver
+from hakiri.runtime.transforms import SqlTransform
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["PageCallback", "RunSummary", "new_run_id", "run_pipeline"]
+
+PageCallback = Callable[[int, int], None]
+"""Called after each page with (pages read, rows read) so far in this run."""
+
+
+@dataclass(slots=True)
+class RunSummary:
+    run_id: str | None
+    pipeline: str
+    table: str
+    status: RunStatus
+    rows: int = 0
+    pages: int = 0
+    files: int = 0
+    commits: int = 0
+    elapsed: float = 0.0
+    resumed_from: str | None = None
+    interrupted_runs: list[str] = field(default_factory=list)
+    removed_files: list[str] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "pipeline": self.pipeline,
+            "table": self.table,
+            "status": str(self.status),
+            "rows": self.rows,
+            "pages": self.pages,
+            "files": self.files,
+            "commits": self.commits,
+            "elapsed_seconds": round(self.elapsed, 3),
+            "resumed_from": self.resumed_from,
+            "interrupted_runs": self.interrupted_runs,
+            "removed_files": len(self.removed_files),
+            "error": self.error,
+        }
+
+
+def new_run_id(clock: Clock) -> str:
+    """Sortable by start time, unique without coordination."""
+    return f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def run_pipeline(
+    project: Project,
+    name: str,
+    *,
+    trigger: str = "manual",
+    clock: Clock | None = None,
+    on_page: PageCallback | None = None,
+) -> RunSummary:
+    """Run pipeline ``name`` of ``project`` to completion (or resume it), and say how it went.
+
+    Raises ``HakiriError`` for bad input before anything is written, and re-raises a run's
+    error after recording the run as ``failed`` or ``partial_failure``.
+    """
+    clock = clock or SystemClock()
+    secrets = EnvSecretResolver(project.root)
+    resolved = resolve_pipeline(project, name, secrets)
+    transforms = [SqlTransform(t) for t in resolved.spec.transforms]
+    store_root = project.store_root
+    with PipelineLock(store_root, name):
+        catalog = open_catalog(project.catalog_url)
+        host = LocalHost(project.root, store_root, secrets, clock, catalog)
+        source: Source = resolved.source.create(resolved.source_options, host)
+        destination: Destination = resolved.destination.create(resolved.destination_options, host)
+        try:
+            run = _Run(resolved, catalog, source, destination, clock, trigger, transforms)
+            return run.execute(on_page)
+        finally:
+            for transform in transforms:
+                transform.close()
+            source.close()
+            destination.close()
+            catalog.close()
+
+
+class _Run:
+    """One execution of a pipeline, holding the pipeline lock."""
+
+    def __init__(
+        self,
+        resolved: ResolvedPipeline,
+        catalog: Catalog,
+        source: Source,
+        destination: Destination,
+        clock: Clock,
+        trigger: str,
+        transforms: list[SqlTransform],
+    ) -> None:
+        self.resolved = resolved
+        self.catalog = catalog
+        self.source = source
+        self.destination = destination
+        self.clock = clock
+        self.trigger = trigger
+        self.transforms = transforms
+        self.spec = resolved.spec
+        self.summary = RunSummary(None, resolved.name, resolved.table, RunStatus.RUNNING)
+        self.run_id: str | None = None
+        self.version = 0
+        self.seq = 0
+        self.buffer: list[pa.Table] = []
+        self.buffer_rows = 0
+        self.buffer_pages: list[str] = []
+
+    # -- recovery ---------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Close out runs whose process died and remove files they staged but never committed.
+
+        Safe because we hold the pipeline lock: no other run of this pipeline is alive.
+        """
+        now = self.clock.now()
+        self.summary.interrupted_runs = self.catalog.interrupt_running(
+            self.resolved.name, finished_at=now, reason="the process running it stopped"
+        )
+        self.summary.removed_files = self.destination.prepare(self.resolved.table, live_runs=set())
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def execute(self, on_page: PageCallback | None) -> RunSummary:
+        started = time.perf_counter()
+        self.recover()
+        cursor = self.catalog.get_cursor(self.resolved.name)
+        self.version = cursor.version if cursor else 0
+        state = CursorState.from_value(cursor.value if cursor else None)
+        if state.frontier is not None:
+            kind = cursor.kind if cursor else CursorKind.OPAQUE_TOKEN
+            queue: deque[Page] = deque(state.frontier)
+            self.summary.resumed_from = state.run_id
+        else:
+            plan = self.source.plan(state.position)
+            kind = plan.cursor_kind
+            queue = deque(plan.pages)
+            state = CursorState(position=state.position, sweep=state.position)
+        try:
+            sweep = self._pull_all(queue, kind, state, on_page)
+            self._flush(kind, CursorState(position=sweep, sweep=sweep), finalize=True)
+        except BaseException as exc:
+            self.summary.elapsed = time.perf_counter() - started
+            self._fail(exc)
+            raise
+        self.summary.status = RunStatus.SUCCEEDED
+        self.summary.elapsed = time.perf_counter() - started
+        assert self.run_id is not None
+        self.catalog.finish_run(self.run_id, RunStatus.SUCCEEDED, finished_at=self.clock.now())
+        return self.summary
+
+    def _pull_all(
+        self,
+        queue: deque[Page],
+        kind: CursorKind,
+        state: CursorState,
+        on_page: PageCallback | None,
+    ) -> Any:
+        sweep = state.sweep
+        while queue:
+            page = queue.popleft()
+            failpoint("pull")
+            data = self.source.read(page)
+            # The run exists in the catalog from the moment the source first answers: a
+            # source that cannot be reached at all leaves the catalog exactly as it was.
+            self._ensure_run()
+            queue.extend(data.next_pages)
+            sweep = kind.advance(sweep, data.cursor)
+            table = data.table
+            for transform in self.transforms:
+                table = transform.apply(table)
+            if table.num_rows:
+                self.buffer.append(table)
+                self.buffer_rows += table.num_rows
+            self.buffer_pages.append(page.key)
+            self.summary.pages += 1
+            self.summary.rows += table.num_rows
+            if on_page is not None:
+                on_page(self.summary.pages, self.summary.rows)
+            if self.buffer_rows >= self.spec.chunk_rows and queue:
+                mid_sweep = CursorState(state.position, tuple(queue), sweep, self.run_id)
+                self._flush(kind, mid_sweep, finalize=False)
+        return sweep
+
+    def _ensure_run(self) -> None:
+        if self.run_id is not None:
+            return
+        self.run_id = new_run_id(self.clock)
+        self.summary.run_id = self.run_id
+        self.catalog.create_run(
+            RunRecord(
+                run_id=self.run_id,
+                pipeline=self.resolved.name,
+                status=RunStatus.RUNNING,
+                started_at=self.clock.now(),
+                trigger=self.trigger,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                resumed_from=self.summary.resumed_from,
+            )
+        )
+
+    def _flush(self, kind: CursorKind, state: CursorState, *, finalize: bool) -> None:
+        """Stage the buffered chunk and commit it with the cursor state that follows it."""
+        self._ensure_run()
+        assert self.run_id is not None
+        staged: list[StagedFile] = []
+        if self.buffer:
+            from hakiri.core.batch import concat_batches
+
+            chunk = concat_batches(self.buffer)
+            staged.append(
+                self.destination.stage(self.resolved.table, chunk, run_id=self.run_id, seq=self.seq)
+            )
+            failpoint("after_stage")
+        now = self.clock.now()
+        payload = {
+            "seq": self.seq,
+            "pages": list(self.buffer_pages),
+            "rows": self.buffer_rows,
+            "files": [{"path": f.path, "rows": f.rows, "checksum": f.checksum} for f in staged],
+        }
+        self.catalog.record_step(StepRecord(self.run_id, f"pull:{self.seq}", "pull", payload, now))
+        state = CursorState(state.position, state.frontier, state.sweep, self.run_id)
+        request = CommitRequest(
+            run_id=self.run_id,
+            pipeline=self.resolved.name,
+            table=self.resolved.table,
+            write=self.spec.destination.write,
+            files=staged,
+            cursor_kind=kind,
+            cursor_value=state.to_value(),
+            expected_version=self.version,
+            step=StepRecord(self.run_id, f"commit:{self.seq}", "commit", payload, now),
+            finalize=finalize,
+            pages=len(self.buffer_pages),
+            primary_key=tuple(self.spec.destination.primary_key),
+        )
+        failpoint("before_commit")
+        try:
+            result = self.destination.commit(request)
+        except BaseException:
+            # Not published: the staged file is garbage now (and would be collected by the
+            # next run anyway); removing it here keeps the store tidy.
+            for file in staged:
+                _remove_quietly(self.resolved.project.store_root / file.path)
+            raise
+        failpoint("after_commit")
+        self.version = result.cursor.version
+        self.summary.commits += 1
+        self.summary.files += len(staged)
+        self.seq += 1
+        self.buffer.clear()
+        self.buffer_rows = 0
+        self.buffer_pages.clear()
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.run_id is None:
+            return
+        status = RunStatus.PARTIAL_FAILURE if self.summary.commits else RunStatus.FAILED
+        if isinstance(exc, HakiriError):
+            code, message = exc.code, exc.one_line()
+        elif isinstance(exc, KeyboardInterrupt):
+            code, message = "interrupted", "interrupted by the user"
+        else:
+            code, message = "internal_error", f"{type(exc).__name__}: {exc}"
+        self.summary.status = status
+        self.summary.error = {"code": code, "message": message}
+        try:
+            self.catalog.finish_run(
+                self.run_id,
+                status,
+                finished_at=self.clock.now(),
+                error_code=code,
+                error_message=message,
+            )
+        except Exception:  # noqa: BLE001 - the original error matters more than this one
+            pass
+
+
+def _remove_quietly(path: os.PathLike[str]) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

@@ -1,0 +1,171 @@
+"""Read-only views of a project for ``plan`` and ``pipeline list/describe``.
+
+Nothing here writes: a project that has never run has no catalog, and looking at it must
+not create one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hakiri.core.manifest import PipelineSpec, Project
+from hakiri.core.plugins import open_catalog
+from hakiri.core.ports import Catalog
+from hakiri.core.records import RunRecord
+from hakiri.runtime.cursor_state import CursorState
+
+__all__ = ["describe_pipeline", "list_pipelines", "open_existing_catalog", "plan_pipeline"]
+
+
+def open_existing_catalog(project: Project) -> Catalog | None:
+    url = project.catalog_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    return open_catalog(url)
+
+
+def _run_dict(run: RunRecord) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "status": str(run.status),
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "rows": run.rows,
+        "pages": run.pages,
+        "files": run.files,
+        "trigger": run.trigger,
+        "resumed_from": run.resumed_from,
+        "error": (
+            {"code": run.error_code, "message": run.error_message} if run.error_code else None
+        ),
+    }
+
+
+def _spec_dict(spec: PipelineSpec) -> dict[str, Any]:
+    data = spec.model_dump(mode="json", exclude_defaults=False)
+    data["table"] = spec.table
+    return data
+
+
+def list_pipelines(project: Project) -> list[dict[str, Any]]:
+    catalog = open_existing_catalog(project)
+    try:
+        rows = []
+        for name, spec in project.manifest.pipelines.items():
+            last = catalog.list_runs(name, limit=1) if catalog else []
+            rows.append(
+                {
+                    "name": name,
+                    "source": spec.source.connector,
+                    "table": spec.table,
+                    "write": str(spec.destination.write),
+                    "schedule": spec.schedule,
+                    "last_run": _run_dict(last[0]) if last else None,
+                }
+            )
+        return rows
+    finally:
+        if catalog:
+            catalog.close()
+
+
+def describe_pipeline(project: Project, name: str, *, runs: int = 10) -> dict[str, Any]:
+    spec = project.pipeline(name)
+    info: dict[str, Any] = {
+        "name": name,
+        "defined_in": str(project.origins.get(name, project.root)),
+        "spec": _spec_dict(spec),
+        "cursor": None,
+        "table": None,
+        "runs": [],
+        "events": [],
+    }
+    catalog = open_existing_catalog(project)
+    if catalog is None:
+        return info
+    try:
+        cursor = catalog.get_cursor(name)
+        if cursor is not None:
+            state = CursorState.from_value(cursor.value)
+            info["cursor"] = {
+                "kind": str(cursor.kind),
+                "version": cursor.version,
+                "position": state.position,
+                "pages_left_from_interrupted_run": (
+                    len(state.frontier) if state.frontier is not None else None
+                ),
+            }
+        table = catalog.get_table(spec.table)
+        if table is not None:
+            files = catalog.list_files(spec.table)
+            versions = catalog.schema_versions(spec.table)
+            info["table"] = {
+                "name": table.name,
+                "write": str(table.write),
+                "rows": sum(f.rows for f in files),
+                "files": len(files),
+                "bytes": sum(f.bytes for f in files),
+                "schema_version": table.schema_version,
+                "columns": [f.to_dict() for f in versions[-1].schema.fields] if versions else [],
+            }
+            info["events"] = [
+                {"kind": e.kind, "at": e.at.isoformat(), "run_id": e.run_id, **e.payload}
+                for e in catalog.list_events(spec.table)
+            ]
+        info["runs"] = [_run_dict(r) for r in catalog.list_runs(name, limit=runs)]
+        return info
+    finally:
+        catalog.close()
+
+
+def plan_pipeline(project: Project, name: str) -> dict[str, Any]:
+    """What ``hakiri run NAME`` would read now, without reading or writing anything."""
+    from hakiri.core.clock import SystemClock
+    from hakiri.runtime.host import LocalHost
+    from hakiri.runtime.pipeline import resolve_pipeline
+    from hakiri.runtime.secrets import EnvSecretResolver
+
+    secrets = EnvSecretResolver(project.root)
+    resolved = resolve_pipeline(project, name, secrets)
+    catalog = open_existing_catalog(project)
+    try:
+        cursor = catalog.get_cursor(name) if catalog else None
+        state = CursorState.from_value(cursor.value if cursor else None)
+        plan: dict[str, Any] = {
+            "pipeline": name,
+            "source": resolved.spec.source.connector,
+            "table": resolved.table,
+            "write": str(resolved.spec.destination.write),
+            "cursor_version": cursor.version if cursor else 0,
+            "position": state.position,
+        }
+        if state.frontier is not None:
+            plan["mode"] = "resume"
+            plan["resumes_run"] = state.run_id
+            plan["pages"] = [p.to_dict() for p in state.frontier]
+            plan["description"] = (
+                f"resume run {state.run_id}: {len(state.frontier)} page(s) left to read"
+            )
+            return plan
+        # A source never writes to the catalog while planning; a project that has not run
+        # yet gets an empty in-memory catalog rather than a new file on disk.
+        host = LocalHost(
+            project.root,
+            project.store_root,
+            secrets,
+            SystemClock(),
+            catalog or open_catalog("memory://"),
+        )
+        source = resolved.source.create(resolved.source_options, host)
+        try:
+            planned = source.plan(state.position)
+        finally:
+            source.close()
+        plan["mode"] = "incremental" if state.position is not None else "full"
+        plan["pages"] = [p.to_dict() for p in planned.pages]
+        plan["description"] = planned.description
+        return plan
+    finally:
+        if catalog:
+            catalog.close()

@@ -1,0 +1,77 @@
+"""Resolve a pipeline into validated connectors — everything checked, nothing written.
+
+Bad input (unknown connector, invalid option, missing secret) fails here, before the
+catalog or the store is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from hakiri.core.errors import ConfigError
+from hakiri.core.manifest import PipelineSpec, Project
+from hakiri.core.plugins import load_connector
+from hakiri.core.ports import ConnectorFactory, SecretResolver
+from hakiri.core.secrets import find_secret_refs
+
+__all__ = ["ResolvedPipeline", "resolve_pipeline"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPipeline:
+    project: Project
+    spec: PipelineSpec
+    source: ConnectorFactory
+    source_options: dict[str, Any]
+    destination: ConnectorFactory
+    destination_options: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def table(self) -> str:
+        return self.spec.table
+
+
+def resolve_pipeline(project: Project, name: str, secrets: SecretResolver) -> ResolvedPipeline:
+    spec = project.pipeline(name)
+    source_where = project.locate(name, ("source", "connector"))
+    source = load_connector(spec.source.connector, kind="source", where=source_where)
+    source_options = spec.source.options
+    _validate(project, name, "source", source, source_options)
+    dest_where = project.locate(name, ("destination", "connector"))
+    destination = load_connector(spec.destination.connector, kind="destination", where=dest_where)
+    destination_options: dict[str, Any] = {}
+    _validate(project, name, "destination", destination, destination_options)
+    for secret in find_secret_refs(source_options):
+        secrets.resolve(secret)
+    return ResolvedPipeline(project, spec, source, source_options, destination, destination_options)
+
+
+def _validate(
+    project: Project,
+    pipeline: str,
+    section: str,
+    factory: ConnectorFactory,
+    options: Mapping[str, Any],
+) -> None:
+    try:
+        factory.config_model.model_validate(dict(options))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(str(part) for part in error["loc"])
+        where = project.locate(pipeline, (section, *loc))
+        key = ".".join(("pipelines", pipeline, section, *loc))
+        if error["type"] == "extra_forbidden":
+            what = f"unknown option for connector {factory.name!r}"
+        elif error["type"] == "missing":
+            what = f"required option of connector {factory.name!r} is missing"
+        else:
+            what = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{where}: {key}: {what}", key=key) from None
