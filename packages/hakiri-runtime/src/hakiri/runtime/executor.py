@@ -14,7 +14,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +22,9 @@ from hakiri.core.clock import SystemClock
 from hakiri.core.cursor import CursorKind
 from hakiri.core.errors import HakiriError
 from hakiri.core.failpoints import failpoint
-from hakiri.core.manifest import Project
+from hakiri.core.manifest import PipelineSpec, Project
 from hakiri.core.plugins import open_catalog
-from hakiri.core.ports import Catalog, Clock, Destination, Source
+from hakiri.core.ports import Catalog, Clock, Destination, Source, Transform
 from hakiri.core.records import (
     CommitRequest,
     Page,
@@ -36,14 +36,14 @@ from hakiri.core.records import (
 from hakiri.runtime.cursor_state import CursorState
 from hakiri.runtime.host import LocalHost
 from hakiri.runtime.lock import PipelineLock
-from hakiri.runtime.pipeline import ResolvedPipeline, resolve_pipeline
+from hakiri.runtime.pipeline import resolve_pipeline
 from hakiri.runtime.secrets import EnvSecretResolver
 from hakiri.runtime.transforms import SqlTransform
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["PageCallback", "RunSummary", "new_run_id", "run_pipeline"]
+__all__ = ["PageCallback", "RunExecutor", "RunSummary", "new_run_id", "run_pipeline"]
 
 PageCallback = Callable[[int, int], None]
 """Called after each page with (pages read, rows read) so far in this run."""
@@ -112,7 +112,9 @@ def run_pipeline(
         source: Source = resolved.source.create(resolved.source_options, host)
         destination: Destination = resolved.destination.create(resolved.destination_options, host)
         try:
-            run = _Run(resolved, catalog, source, destination, clock, trigger, transforms)
+            run = RunExecutor(
+                resolved.spec, catalog, source, destination, clock, trigger, transforms
+            )
             return run.execute(on_page)
         finally:
             for transform in transforms:
@@ -122,28 +124,27 @@ def run_pipeline(
             catalog.close()
 
 
-class _Run:
-    """One execution of a pipeline, holding the pipeline lock."""
+class RunExecutor:
+    """One execution of a pipeline. The caller holds the pipeline's lock."""
 
     def __init__(
         self,
-        resolved: ResolvedPipeline,
+        spec: PipelineSpec,
         catalog: Catalog,
         source: Source,
         destination: Destination,
         clock: Clock,
-        trigger: str,
-        transforms: list[SqlTransform],
+        trigger: str = "manual",
+        transforms: Sequence[Transform] = (),
     ) -> None:
-        self.resolved = resolved
+        self.spec = spec
         self.catalog = catalog
         self.source = source
         self.destination = destination
         self.clock = clock
         self.trigger = trigger
-        self.transforms = transforms
-        self.spec = resolved.spec
-        self.summary = RunSummary(None, resolved.name, resolved.table, RunStatus.RUNNING)
+        self.transforms = list(transforms)
+        self.summary = RunSummary(None, spec.name, spec.table, RunStatus.RUNNING)
         self.run_id: str | None = None
         self.version = 0
         self.seq = 0
@@ -160,16 +161,16 @@ class _Run:
         """
         now = self.clock.now()
         self.summary.interrupted_runs = self.catalog.interrupt_running(
-            self.resolved.name, finished_at=now, reason="the process running it stopped"
+            self.spec.name, finished_at=now, reason="the process running it stopped"
         )
-        self.summary.removed_files = self.destination.prepare(self.resolved.table, live_runs=set())
+        self.summary.removed_files = self.destination.prepare(self.spec.table, live_runs=set())
 
     # -- the run ----------------------------------------------------------------------------
 
     def execute(self, on_page: PageCallback | None) -> RunSummary:
         started = time.perf_counter()
         self.recover()
-        cursor = self.catalog.get_cursor(self.resolved.name)
+        cursor = self.catalog.get_cursor(self.spec.name)
         self.version = cursor.version if cursor else 0
         state = CursorState.from_value(cursor.value if cursor else None)
         if state.frontier is not None:
@@ -235,7 +236,7 @@ class _Run:
         self.catalog.create_run(
             RunRecord(
                 run_id=self.run_id,
-                pipeline=self.resolved.name,
+                pipeline=self.spec.name,
                 status=RunStatus.RUNNING,
                 started_at=self.clock.now(),
                 trigger=self.trigger,
@@ -255,7 +256,7 @@ class _Run:
 
             chunk = concat_batches(self.buffer)
             staged.append(
-                self.destination.stage(self.resolved.table, chunk, run_id=self.run_id, seq=self.seq)
+                self.destination.stage(self.spec.table, chunk, run_id=self.run_id, seq=self.seq)
             )
             failpoint("after_stage")
         now = self.clock.now()
@@ -269,8 +270,8 @@ class _Run:
         state = CursorState(state.position, state.frontier, state.sweep, self.run_id)
         request = CommitRequest(
             run_id=self.run_id,
-            pipeline=self.resolved.name,
-            table=self.resolved.table,
+            pipeline=self.spec.name,
+            table=self.spec.table,
             write=self.spec.destination.write,
             files=staged,
             cursor_kind=kind,
@@ -282,14 +283,9 @@ class _Run:
             primary_key=tuple(self.spec.destination.primary_key),
         )
         failpoint("before_commit")
-        try:
-            result = self.destination.commit(request)
-        except BaseException:
-            # Not published: the staged file is garbage now (and would be collected by the
-            # next run anyway); removing it here keeps the store tidy.
-            for file in staged:
-                _remove_quietly(self.resolved.project.store_root / file.path)
-            raise
+        # If the commit fails, the staged file is unreferenced garbage; the next run's
+        # ``prepare`` collects it under the pipeline lock.
+        result = self.destination.commit(request)
         failpoint("after_commit")
         self.version = result.cursor.version
         self.summary.commits += 1
@@ -322,9 +318,3 @@ class _Run:
         except Exception:  # noqa: BLE001 - the original error matters more than this one
             pass
 
-
-def _remove_quietly(path: os.PathLike[str]) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
