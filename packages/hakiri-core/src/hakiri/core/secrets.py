@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from hakiri.core.errors import SecretError
@@ -33,11 +33,11 @@ def find_secret_refs(value: Any) -> list[str]:
     return list(names)
 
 
-def substitute_secrets(text: str, resolve: Any) -> str:
+def substitute_secrets(text: str, resolve: Callable[[str], str]) -> str:
     """Replace each ``secret://NAME`` in ``text`` by ``resolve(NAME)``."""
 
     def _one(match: re.Match[str]) -> str:
-        value = resolve(match.group(1))
+        value: object = resolve(match.group(1))
         if not isinstance(value, str):
             raise SecretError(f"secret {match.group(1)!r} did not resolve to a string")
         return value

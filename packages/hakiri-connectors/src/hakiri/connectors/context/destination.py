@@ -1,0 +1,117 @@
+"""The context store as a destination: stage Parquet files, publish them through the catalog.
+
+Staged files live at ``<store_root>/context/<table>/<run_id>-<seq:06d>.parquet``. They are
+invisible until the catalog commit names them; ``prepare`` removes the ones nothing will
+ever name (a crashed run's leftovers), which is what keeps a crash from leaking disk.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from hakiri.core.errors import StoreError
+from hakiri.core.ports import Host
+from hakiri.core.records import CommitRequest, CommitResult, StagedFile
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["CONTEXT_DIR", "ContextDestination", "run_id_of", "staged_path"]
+
+CONTEXT_DIR = "context"
+_TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SUFFIXES = (".parquet.tmp", ".parquet")
+
+
+def staged_path(table: str, run_id: str, seq: int) -> str:
+    """The store-relative path (forward slashes) of a run's ``seq``-th file of ``table``."""
+    if not _TABLE.match(table):
+        raise StoreError(f"table name {table!r} is not a valid identifier")
+    if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+        raise StoreError(f"run id {run_id!r} cannot be part of a file name")
+    if seq < 0:
+        raise StoreError(f"file sequence number must be >= 0, got {seq}")
+    return f"{CONTEXT_DIR}/{table}/{run_id}-{seq:06d}.parquet"
+
+
+def run_id_of(file_name: str) -> str | None:
+    """The run that wrote a data file: the name's prefix before its last ``-``."""
+    for suffix in _SUFFIXES:
+        if file_name.endswith(suffix):
+            stem = file_name[: -len(suffix)]
+            run_id, dash, _ = stem.rpartition("-")
+            return run_id if dash else None
+    return None
+
+
+class ContextDestination:
+    """Implements ``hakiri.core.ports.Destination`` over the host's store and catalog."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+
+    def __enter__(self) -> ContextDestination:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def store_root(self) -> Path:
+        return self._host.store_root
+
+    def stage(self, table: str, data: pa.Table, *, run_id: str, seq: int) -> StagedFile:
+        """Write ``data`` with the store's Parquet writer; readers cannot see it yet."""
+        from hakiri.context.parquet import write_parquet
+        from hakiri.core.schema import Schema
+
+        relative = staged_path(table, run_id, seq)
+        path = self.store_root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        info = write_parquet(data, path)
+        return StagedFile(
+            path=relative,
+            rows=info.rows,
+            bytes=info.bytes,
+            checksum=info.checksum,
+            schema=Schema.from_arrow(data.schema),
+        )
+
+    def commit(self, request: CommitRequest) -> CommitResult:
+        """Publish the staged files and move the cursor in one catalog transaction."""
+        return self._host.catalog.commit(request)
+
+    def prepare(self, table: str, *, live_runs: set[str]) -> list[str]:
+        """Delete ``table``'s data files that the catalog does not reference and that no
+        live run owns; return their store-relative paths, sorted."""
+        if not _TABLE.match(table):
+            raise StoreError(f"table name {table!r} is not a valid identifier")
+        directory = self.store_root / CONTEXT_DIR / table
+        if not directory.is_dir():
+            return []
+        referenced = self._host.catalog.referenced_paths(table)
+        removed: list[str] = []
+        for path in sorted(directory.rglob("*")):
+            run_id = run_id_of(path.name)
+            if run_id is None or not path.is_file():
+                continue
+            relative = path.relative_to(self.store_root).as_posix()
+            if relative in referenced or run_id in live_runs:
+                continue
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue  # removed meanwhile (a concurrent prepare): the goal is met
+            removed.append(relative)
+        return removed
+
+    def close(self) -> None:
+        """Nothing to release: the catalog belongs to the host."""

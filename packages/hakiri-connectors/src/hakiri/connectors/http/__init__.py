@@ -1,0 +1,10 @@
+"""The http connector: a paginated JSON REST API as a source.
+
+``connector`` is the ``hakiri.connectors`` entry point. Importing this package loads the
+config model only; httpx and pyarrow are imported when a source is built and read.
+"""
+
+from hakiri.connectors.http.config import HttpSourceConfig
+from hakiri.connectors.http.factory import HttpConnector, connector
+
+__all__ = ["HttpConnector", "HttpSourceConfig", "connector"]

@@ -1,0 +1,503 @@
+"""A small, fast REST API with deterministic data, for tests and the demo.
+
+In-process::
+
+    with DemoApi(issues=120) as api:
+        httpx.get(f"{api.url}/issues?style=token&per_page=20")
+
+As a process (serves until SIGTERM or SIGINT)::
+
+    python -m hakiri.testing.demo_api --host 127.0.0.1 --port 8765 --issues 500
+
+Endpoints: ``/issues`` (paginated issues, see ``hakiri.testing._issue_pages``),
+``/anything[/...]`` (an httpbin-compatible echo), ``/html`` (a page that is not JSON),
+``/redirect-to?url=…[&status_code=302]`` (as httpbin) and ``/healthz``. Tests steer the server
+through thread-safe controls: ``fail_next``, ``hold_page`` / ``release``, ``add_issues``,
+``set_delay``; every request is logged in ``requests``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.message import Message
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType, TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+from hakiri.testing._issue_pages import BadRequest, issues_page
+
+__all__ = ["DemoApi", "LoggedRequest", "main"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    """One request the demo API received."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    """Query parameters; every value is a list (a parameter may repeat)."""
+    headers: dict[str, str]
+    """Request headers with lower-case names."""
+    body: bytes = b""
+
+    def param(self, name: str) -> str | None:
+        """The last value of query parameter ``name``, or None."""
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+
+@dataclass(slots=True)
+class _Failure:
+    status: int
+    remaining: int
+    retry_after: str | None
+
+
+@dataclass(slots=True)
+class _Hold:
+    nth: int
+    seen: int = 0
+    held: threading.Event = field(default_factory=threading.Event)
+
+
+class DemoApi:
+    """The demo API server, running on a background thread.
+
+    ``port=0`` picks a free port; ``url`` tells which. Use it as a context manager or call
+    ``start()`` / ``stop()``.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, issues: int = 100) -> None:
+        if issues < 0:
+            raise ValueError("issues must be >= 0")
+        self._host = host
+        self._port = port
+        self._issues = issues
+        self._lock = threading.Lock()
+        self._requests: list[LoggedRequest] = []
+        self._failures: list[_Failure] = []
+        self._hold: _Hold | None = None
+        self._released = threading.Event()
+        self._delay = 0.0
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._accepted = 0
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> DemoApi:
+        """Bind and start serving; returns self."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = _Server((self._host, self._port), _Handler)
+        server.api = self
+        self._server = server
+        self._port = int(server.server_address[1])
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
+            name=f"demo-api:{self._port}",
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close every connection and join every thread. Idempotent."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        with self._lock:
+            self._stopping.set()
+            connections = list(self._connections)
+        self._released.set()
+        server.shutdown()
+        # Idle keep-alive connections would otherwise keep their handler threads (which
+        # server_close joins) waiting for a next request that never comes.
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        server.server_close()
+        if thread is not None:
+            thread.join()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> DemoApi:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:8765`` (no trailing slash)."""
+        return f"http://{self._host}:{self._port}"
+
+    # -- observation -----------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        """A copy of the request log, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def requests_to(self, path: str) -> list[LoggedRequest]:
+        """The logged requests whose path is ``path``."""
+        return [r for r in self.requests if r.path == path]
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far (keep-alive clients reuse one)."""
+        with self._lock:
+            return self._accepted
+
+    @property
+    def issue_count(self) -> int:
+        with self._lock:
+            return self._issues
+
+    # -- controls --------------------------------------------------------------------------
+
+    def fail_next(
+        self, status: int, times: int = 1, retry_after: int | float | str | None = None
+    ) -> None:
+        """Answer the next ``times`` requests (except ``/healthz``) with ``status``,
+        sending ``Retry-After: retry_after`` (seconds or an HTTP date) when given."""
+        header = None if retry_after is None else str(retry_after)
+        with self._lock:
+            self._failures.append(_Failure(status, times, header))
+
+    def hold_page(self, n: int = 1) -> None:
+        """Block the response of the ``n``-th ``/issues`` request from now on until
+        ``release()`` (or ``stop()``); ``wait_held()`` tells when it is being held."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        with self._lock:
+            self._hold = _Hold(n)
+            self._released.clear()
+
+    def wait_held(self, timeout: float | None = None) -> bool:
+        """Wait until the request chosen by ``hold_page`` is being held."""
+        with self._lock:
+            hold = self._hold
+        if hold is None:
+            raise RuntimeError("hold_page() was not called")
+        return hold.held.wait(timeout)
+
+    def release(self) -> None:
+        """Let a held response go (and disarm ``hold_page``)."""
+        with self._lock:
+            self._hold = None
+            self._released.set()
+
+    def add_issues(self, k: int) -> None:
+        """Append ``k`` newer issues (the source grows between runs)."""
+        if k < 0:
+            raise ValueError("k must be >= 0")
+        with self._lock:
+            self._issues += k
+
+    def set_delay(self, seconds: float) -> None:
+        """Delay every response (except ``/healthz``) by ``seconds``."""
+        with self._lock:
+            self._delay = max(0.0, float(seconds))
+
+    # -- used by the handler ---------------------------------------------------------------
+
+    def _log(self, request: LoggedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _take_failure(self) -> _Failure | None:
+        with self._lock:
+            while self._failures:
+                failure = self._failures[0]
+                if failure.remaining <= 0:
+                    self._failures.pop(0)
+                    continue
+                failure.remaining -= 1
+                return failure
+            return None
+
+    def _current_delay(self) -> float:
+        with self._lock:
+            return self._delay
+
+    def _wait_if_held(self) -> None:
+        with self._lock:
+            hold = self._hold
+            if hold is None:
+                return
+            hold.seen += 1
+            if hold.seen != hold.nth:
+                return
+        hold.held.set()
+        while not self._released.wait(0.05):
+            if self._stopping.is_set():
+                return
+
+    def _register(self, connection: socket.socket) -> bool:
+        """Track a connection; False when the server is stopping (serve one request)."""
+        with self._lock:
+            self._connections.add(connection)
+            self._accepted += 1
+            return not self._stopping.is_set()
+
+    def _unregister(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._connections.discard(connection)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: DemoApi
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client killed mid-response (the crash tests do it on purpose) is not an error.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+
+def _title_case(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "HakiriDemoApi/0.1"
+    disable_nagle_algorithm = True
+    timeout = 30  # an idle keep-alive connection is dropped after this many seconds
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self._keep_alive = self.server.api._register(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.api._unregister(self.connection)
+
+    def handle(self) -> None:
+        self.close_connection = True
+        self.handle_one_request()
+        while self._keep_alive and not self.close_connection:
+            if self.server.api._stopping.is_set():
+                break
+            self.handle_one_request()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # tests and the demo read the request log instead of stderr
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def do_HEAD(self) -> None:
+        self._dispatch(head=True)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(
+        self,
+        status: int,
+        payload: Any,
+        *,
+        headers: dict[str, str] | None = None,
+        head: bool = False,
+    ) -> None:
+        self._send_raw(status, orjson.dumps(payload), "application/json", headers, head=head)
+
+    def _send_raw(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+        *,
+        head: bool = False,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _dispatch(self, *, head: bool = False) -> None:
+        api = self.server.api
+        body = self._read_body()
+        split = urlsplit(self.path)
+        path = split.path or "/"
+        query = parse_qs(split.query, keep_blank_values=True)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        api._log(LoggedRequest(self.command, path, query, headers, body))
+        if path == "/healthz":
+            self._send(200, {"status": "ok"}, head=head)
+            return
+        failure = api._take_failure()
+        if failure is not None:
+            extra = {"Retry-After": failure.retry_after} if failure.retry_after else {}
+            reason = HTTPStatus(failure.status).phrase if failure.status in _KNOWN else "error"
+            self._send(failure.status, {"message": reason}, headers=extra, head=head)
+            return
+        delay = api._current_delay()
+        if delay and api._stopping.wait(delay):
+            return
+        if path == "/issues":
+            self._issues(query, head=head)
+        elif path == "/anything" or path.startswith("/anything/"):
+            self._anything(body, query, head=head)
+        elif path == "/html":
+            self._send_raw(200, _HTML, "text/html; charset=utf-8", head=head)
+        elif path == "/redirect-to" and query.get("url"):
+            status = int((query.get("status_code") or ["302"])[-1])
+            self._send_raw(status, b"", "text/plain", {"Location": query["url"][-1]}, head=head)
+        else:
+            self._send(404, {"message": "Not Found", "path": path}, head=head)
+
+    def _base_url(self) -> str:
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        return f"http://{host}"
+
+    def _issues(self, query: dict[str, list[str]], *, head: bool) -> None:
+        api = self.server.api
+        try:
+            page = issues_page(
+                query,
+                count=api.issue_count,
+                base_url=f"{self._base_url()}/issues",
+                path="/issues",
+            )
+        except BadRequest as exc:
+            self._send(422, {"message": str(exc)}, head=head)
+            return
+        api._wait_if_held()
+        self._send(200, page.body, headers=page.headers, head=head)
+
+    def _anything(self, body: bytes, query: dict[str, list[str]], *, head: bool) -> None:
+        text = body.decode("utf-8", errors="replace")
+        try:
+            parsed: Any = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            parsed = None
+        form: dict[str, Any] = {}
+        content_type = self.headers.get("Content-Type", "")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            form = _flatten(parse_qs(text, keep_blank_values=True))
+            text = ""
+        echo = {
+            "args": _flatten(query),
+            "data": text,
+            "files": {},
+            "form": form,
+            "headers": _echo_headers(self.headers),
+            "json": parsed,
+            "method": self.command,
+            "origin": self.client_address[0],
+            "url": f"{self._base_url()}{self.path}",
+        }
+        self._send(200, echo, head=head)
+
+
+_KNOWN = {int(status) for status in HTTPStatus}
+_HTML = b"<!DOCTYPE html>\n<html><body><h1>Not JSON</h1><p>An HTML page.</p></body></html>\n"
+
+
+def _flatten(query: dict[str, list[str]]) -> dict[str, str | list[str]]:
+    """httpbin's shape: a single value as a string, a repeated one as a list."""
+    return {k: v[0] if len(v) == 1 else v for k, v in query.items()}
+
+
+def _echo_headers(headers: Message) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        key = _title_case(name)
+        out[key] = f"{out[key]},{value}" if key in out else value
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo API until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(
+        prog="python -m hakiri.testing.demo_api", description="Serve the Hakiri demo API."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--issues", type=int, default=100, help="number of issues to serve")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    api = DemoApi(host=args.host, port=args.port, issues=args.issues)
+    try:
+        api.start()
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        print(f"demo API listening on {api.url}", flush=True)
+        # Waiting in short slices keeps the main thread responsive to signals.
+        while not stop.wait(0.2):
+            pass
+    finally:
+        api.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
