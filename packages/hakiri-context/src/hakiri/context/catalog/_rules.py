@@ -1,0 +1,107 @@
+"""The rules every catalog adapter applies, kept in one place so the adapters agree.
+
+Pure functions: no I/O, no backend. ``SqlCatalog`` and ``MemoryCatalog`` both call these, and
+the conformance suite checks that they end up with the same state.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from hakiri.core.errors import CatalogError, CursorConflict
+from hakiri.core.records import CommitRequest, SchemaVersion, WriteDisposition
+from hakiri.core.schema import Schema
+
+__all__ = [
+    "INTERRUPTED",
+    "check_request",
+    "conflict",
+    "json_value",
+    "next_generation",
+    "schema_change",
+    "to_utc",
+]
+
+INTERRUPTED = "interrupted"
+"""``error_code`` of a run whose process was found gone by ``interrupt_running``."""
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` in UTC; naive datetimes are refused because their zone is unknown."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"the catalog stores timezone-aware datetimes only, got {value!r}")
+    return value.astimezone(UTC)
+
+
+def json_value(value: Any, what: str) -> Any:
+    """``value`` as it comes back from the catalog (a JSON round trip), or ``CatalogError``.
+
+    Both adapters pass values through this before storing them, so a tuple comes back as a
+    list from either, and a value JSON cannot hold fails the same way in both.
+    """
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise CatalogError(f"{what} cannot be stored as JSON: {exc}") from None
+    return json.loads(text)
+
+
+def conflict(pipeline: str, expected: int, actual: int) -> CursorConflict:
+    return CursorConflict(
+        f"cursor of pipeline {pipeline!r} is at version {actual}, but the commit expected "
+        f"version {expected}: another run committed first, nothing was written",
+        hint="run the pipeline again; it continues from the committed cursor",
+        pipeline=pipeline,
+        expected_version=expected,
+        actual_version=actual,
+    )
+
+
+def check_request(request: CommitRequest, *, run_exists: bool) -> None:
+    """Refuse a commit that could never be right, before anything is written."""
+    if not run_exists:
+        raise CatalogError(
+            f"commit for unknown run {request.run_id!r}: create the run before committing"
+        )
+    if request.step.run_id != request.run_id:
+        raise CatalogError(
+            f"commit step belongs to run {request.step.run_id!r}, not {request.run_id!r}"
+        )
+    seen: set[str] = set()
+    for file in request.files:
+        path = PurePosixPath(file.path)
+        if path.is_absolute() or ".." in path.parts or "\\" in file.path or not file.path:
+            raise CatalogError(
+                f"file path {file.path!r} must be relative to the store root, with forward "
+                "slashes and no '..'"
+            )
+        if file.path in seen:
+            raise CatalogError(f"file {file.path!r} appears twice in one commit")
+        seen.add(file.path)
+
+
+def next_generation(write: WriteDisposition, current: int) -> int:
+    """The generation a commit's files join.
+
+    ``append`` and ``merge`` add to what readers see now; ``replace`` builds the next
+    generation, which becomes visible when the sweep's last commit finalizes it.
+    """
+    return current + 1 if write is WriteDisposition.REPLACE else current
+
+
+def schema_change(old: SchemaVersion | None, new: Schema, version: int) -> dict[str, Any]:
+    """The payload of a ``schema_version`` event: which columns came, went or changed."""
+    before = {f.name: f for f in old.schema.fields} if old else {}
+    after = {f.name: f for f in new.fields}
+    return {
+        "from": old.version if old else None,
+        "to": version,
+        "added": [name for name in after if name not in before],
+        "removed": [name for name in before if name not in after],
+        "changed": [
+            name for name, field in after.items() if name in before and before[name] != field
+        ],
+    }

@@ -1,0 +1,547 @@
+"""The Catalog port on SQLAlchemy Core, shared by the SQL backends.
+
+A backend subclass builds the engine (pragmas, locking) and hands it over; everything else —
+the commit transaction, compare-and-set, generations, schema versions — lives here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from hakiri.context.catalog import _schema as t
+from hakiri.context.catalog._rules import (
+    INTERRUPTED,
+    check_request,
+    conflict,
+    json_value,
+    next_generation,
+    schema_change,
+    to_utc,
+)
+from hakiri.core.cursor import Cursor, CursorKind
+from hakiri.core.errors import CatalogError
+from hakiri.core.failpoints import failpoint
+from hakiri.core.records import (
+    CatalogEvent,
+    CommitRequest,
+    CommitResult,
+    FileRecord,
+    RunRecord,
+    RunStatus,
+    SchemaVersion,
+    StepRecord,
+    TableRecord,
+    WriteDisposition,
+)
+from hakiri.core.schema import Schema
+
+__all__ = ["SqlCatalog"]
+
+
+class SqlCatalog:
+    """A ``Catalog`` over any SQLAlchemy engine.
+
+    ``writer`` is the engine write transactions go through; a backend can point it at the
+    same pool with options that make its transactions take the write lock up front.
+    """
+
+    def __init__(self, engine: Engine, *, writer: Engine | None = None) -> None:
+        self._engine = engine
+        self._writer = writer if writer is not None else engine
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with _database_errors(), self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with _database_errors(), self._writer.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- cursors ----------------------------------------------------------------------------
+
+    def get_cursor(self, pipeline: str) -> Cursor | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.cursors).where(t.cursors.c.pipeline == pipeline)).first()
+        if row is None:
+            return None
+        return Cursor(CursorKind(row.kind), row.value, int(row.version))
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(self, run: RunRecord) -> None:
+        values = {
+            "run_id": run.run_id,
+            "pipeline": run.pipeline,
+            "status": RunStatus(run.status).value,
+            "started_at": to_utc(run.started_at),
+            "finished_at": to_utc(run.finished_at) if run.finished_at else None,
+            "trigger": run.trigger,
+            "pid": run.pid,
+            "host": run.host,
+            "rows": run.rows,
+            "pages": run.pages,
+            "files": run.files,
+            "error_code": run.error_code,
+            "error_message": run.error_message,
+            "resumed_from": run.resumed_from,
+        }
+        with self._write() as conn:
+            if _run_exists(conn, run.run_id):
+                raise CatalogError(f"run {run.run_id!r} already exists")
+            conn.execute(insert(t.runs).values(values))
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
+        return None if row is None else _run(row)
+
+    def list_runs(self, pipeline: str | None = None, *, limit: int = 20) -> list[RunRecord]:
+        query = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.run_id.desc())
+        if pipeline is not None:
+            query = query.where(t.runs.c.pipeline == pipeline)
+        with self._read() as conn:
+            rows = conn.execute(query.limit(max(limit, 0))).all()
+        return [_run(row) for row in rows]
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        finished_at: datetime,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        values = {
+            "status": RunStatus(status).value,
+            "finished_at": to_utc(finished_at),
+            "error_code": error_code,
+            "error_message": error_message,
+        }
+        with self._write() as conn:
+            result = conn.execute(update(t.runs).where(t.runs.c.run_id == run_id).values(values))
+            if result.rowcount != 1:
+                raise CatalogError(f"cannot finish unknown run {run_id!r}")
+
+    def interrupt_running(self, pipeline: str, *, finished_at: datetime, reason: str) -> list[str]:
+        running = (t.runs.c.pipeline == pipeline) & (t.runs.c.status == RunStatus.RUNNING.value)
+        values = {
+            "status": RunStatus.PARTIAL_FAILURE.value,
+            "finished_at": to_utc(finished_at),
+            "error_code": INTERRUPTED,
+            "error_message": reason,
+        }
+        with self._write() as conn:
+            query = select(t.runs.c.run_id).where(running).order_by(t.runs.c.started_at)
+            ids = [str(run_id) for run_id in conn.execute(query).scalars()]
+            if ids:
+                conn.execute(update(t.runs).where(t.runs.c.run_id.in_(ids)).values(values))
+        return ids
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def record_step(self, step: StepRecord) -> None:
+        payload = json_value(step.payload, "step payload")
+        with self._write() as conn:
+            if not _run_exists(conn, step.run_id):
+                raise CatalogError(f"cannot record a step of unknown run {step.run_id!r}")
+            _insert_step(conn, step, payload)
+
+    def list_steps(self, run_id: str) -> list[StepRecord]:
+        query = select(t.run_steps).where(t.run_steps.c.run_id == run_id)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(t.run_steps.c.seq)).all()
+        return [
+            StepRecord(row.run_id, row.key, row.kind, row.payload, row.created_at) for row in rows
+        ]
+
+    # -- commit -----------------------------------------------------------------------------
+
+    def commit(self, request: CommitRequest) -> CommitResult:
+        """One transaction: compare-and-set the cursor, publish the files, record the schema
+        version, the step and the run's counters. Nothing is written when any part fails."""
+        at = to_utc(request.step.created_at)
+        value = json_value(request.cursor_value, "cursor value")
+        payload = json_value(request.step.payload, "step payload")
+        with self._write() as conn:
+            row = conn.execute(
+                select(t.cursors.c.version).where(t.cursors.c.pipeline == request.pipeline)
+            ).first()
+            actual = int(row.version) if row is not None else 0
+            if actual != request.expected_version:
+                raise conflict(request.pipeline, request.expected_version, actual)
+            check_request(request, run_exists=_run_exists(conn, request.run_id))
+            table = _ensure_table(conn, request, at)
+            generation = next_generation(request.write, table.generation)
+            published, version = _publish(conn, request, table, generation, at)
+            # Tests SIGKILL the process here to prove the transaction rolls back as a whole.
+            failpoint("inside_commit")
+            _insert_step(conn, request.step, payload)
+            _add_to_run(conn, request)
+            if request.finalize and request.write is WriteDisposition.REPLACE:
+                conn.execute(
+                    update(t.tables)
+                    .where(t.tables.c.name == request.table)
+                    .values(generation=generation)
+                )
+            cursor = Cursor(request.cursor_kind, value, request.expected_version + 1)
+            _store_cursor(conn, request, cursor, at, exists=row is not None)
+        return CommitResult(cursor=cursor, files=published, schema_version=version)
+
+    # -- tables and files -------------------------------------------------------------------
+
+    def list_tables(self) -> list[TableRecord]:
+        with self._read() as conn:
+            rows = conn.execute(select(t.tables).order_by(t.tables.c.name)).all()
+        return [_table(row) for row in rows]
+
+    def get_table(self, name: str) -> TableRecord | None:
+        with self._read() as conn:
+            row = _table_row(conn, name)
+        return None if row is None else _table(row)
+
+    def list_files(self, table: str) -> list[FileRecord]:
+        # One transaction, so the generation and the files belong to the same commit.
+        with self._read() as conn:
+            row = _table_row(conn, table)
+            if row is None:
+                return []
+            query = (
+                select(t.files)
+                .where((t.files.c.table_name == table) & (t.files.c.generation == row.generation))
+                .order_by(t.files.c.id)
+            )
+            rows = conn.execute(query).all()
+        return [_file(r) for r in rows]
+
+    def referenced_paths(self, table: str) -> set[str]:
+        """Paths of the visible generation and of any generation still being built.
+
+        Files of older generations (replaced by a finalized ``replace``) are left out on
+        purpose: nothing can make them visible again, so they are garbage that the
+        destination may delete. Their rows stay in ``files`` as history.
+        """
+        with self._read() as conn:
+            row = _table_row(conn, table)
+            if row is None:
+                return set()
+            query = select(t.files.c.path).where(
+                (t.files.c.table_name == table) & (t.files.c.generation >= row.generation)
+            )
+            return {str(path) for path in conn.execute(query).scalars()}
+
+    def schema_versions(self, table: str) -> list[SchemaVersion]:
+        query = (
+            select(t.schema_versions)
+            .where(t.schema_versions.c.table_name == table)
+            .order_by(t.schema_versions.c.version)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [_schema_version(row) for row in rows]
+
+    def list_events(self, table: str | None = None) -> list[CatalogEvent]:
+        query = select(t.events).order_by(t.events.c.id)
+        if table is not None:
+            query = query.where(t.events.c.table_name == table)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            CatalogEvent(int(r.id), r.table_name, r.kind, r.payload, r.run_id, r.at) for r in rows
+        ]
+
+
+# -- helpers (all run inside the caller's transaction) ----------------------------------------
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """Database failures (locked, read-only, corrupt) become one-line ``CatalogError``s."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        origin = getattr(exc, "orig", None) or exc
+        first = str(origin).strip().splitlines()[0] if str(origin).strip() else type(exc).__name__
+        raise CatalogError(f"catalog database error: {first}") from exc
+
+
+def _run_exists(conn: Connection, run_id: str) -> bool:
+    query = select(t.runs.c.run_id).where(t.runs.c.run_id == run_id)
+    return conn.execute(query).first() is not None
+
+
+def _table_row(conn: Connection, name: str) -> Row[Any] | None:
+    return conn.execute(select(t.tables).where(t.tables.c.name == name)).first()
+
+
+def _insert_step(conn: Connection, step: StepRecord, payload: Any) -> None:
+    """Insert ``step`` unless (run_id, key) is already recorded: recording is idempotent."""
+    steps = t.run_steps
+    key = (steps.c.run_id == step.run_id) & (steps.c.key == step.key)
+    if conn.execute(select(steps.c.key).where(key)).first() is not None:
+        return
+    last = conn.execute(select(func.max(steps.c.seq)).where(steps.c.run_id == step.run_id)).scalar()
+    conn.execute(
+        insert(steps).values(
+            run_id=step.run_id,
+            key=step.key,
+            seq=int(last or 0) + 1,
+            kind=step.kind,
+            payload=payload,
+            created_at=to_utc(step.created_at),
+        )
+    )
+
+
+def _ensure_table(conn: Connection, request: CommitRequest, at: datetime) -> TableRecord:
+    row = _table_row(conn, request.table)
+    if row is None:
+        record = TableRecord(
+            name=request.table,
+            pipeline=request.pipeline,
+            write=request.write,
+            generation=0,
+            schema_version=0,
+            primary_key=tuple(request.primary_key),
+            created_at=at,
+            updated_at=at,
+        )
+        conn.execute(
+            insert(t.tables).values(
+                name=record.name,
+                pipeline=record.pipeline,
+                write=record.write.value,
+                generation=0,
+                schema_version=0,
+                primary_key=list(record.primary_key),
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        return record
+    # The latest writer's settings win: a pipeline renamed, or switched from append to
+    # replace, keeps its table.
+    values: dict[str, Any] = {
+        "pipeline": request.pipeline,
+        "write": request.write.value,
+        "updated_at": at,
+    }
+    if request.primary_key:
+        values["primary_key"] = list(request.primary_key)
+    conn.execute(update(t.tables).where(t.tables.c.name == request.table).values(values))
+    return _table(row)
+
+
+def _latest_schema(conn: Connection, table: str) -> SchemaVersion | None:
+    query = (
+        select(t.schema_versions)
+        .where(t.schema_versions.c.table_name == table)
+        .order_by(t.schema_versions.c.version.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return None if row is None else _schema_version(row)
+
+
+def _publish(
+    conn: Connection,
+    request: CommitRequest,
+    table: TableRecord,
+    generation: int,
+    at: datetime,
+) -> tuple[list[FileRecord], int | None]:
+    """Insert the files (and any new schema versions); return them and their schema version."""
+    if not request.files:
+        return [], None
+    paths = [f.path for f in request.files]
+    taken = conn.execute(select(t.files.c.path).where(t.files.c.path.in_(paths))).first()
+    if taken is not None:
+        raise CatalogError(f"file {taken.path!r} is already published; a path is published once")
+    latest = _latest_schema(conn, request.table)
+    published: list[FileRecord] = []
+    for staged in request.files:
+        if latest is None or latest.schema.fingerprint != staged.schema.fingerprint:
+            latest = _new_schema_version(conn, request, latest, staged.schema, at)
+        record = FileRecord(
+            table=request.table,
+            path=staged.path,
+            rows=staged.rows,
+            bytes=staged.bytes,
+            checksum=staged.checksum,
+            schema_version=latest.version,
+            generation=generation,
+            run_id=request.run_id,
+            committed_at=at,
+        )
+        conn.execute(
+            insert(t.files).values(
+                table_name=record.table,
+                path=record.path,
+                rows=record.rows,
+                bytes=record.bytes,
+                checksum=record.checksum,
+                schema_version=record.schema_version,
+                generation=record.generation,
+                run_id=record.run_id,
+                committed_at=at,
+            )
+        )
+        published.append(record)
+    assert latest is not None  # request.files is not empty
+    if latest.version != table.schema_version:
+        conn.execute(
+            update(t.tables)
+            .where(t.tables.c.name == request.table)
+            .values(schema_version=latest.version)
+        )
+    return published, latest.version
+
+
+def _new_schema_version(
+    conn: Connection,
+    request: CommitRequest,
+    previous: SchemaVersion | None,
+    schema: Schema,
+    at: datetime,
+) -> SchemaVersion:
+    version = SchemaVersion(
+        table=request.table,
+        version=(previous.version if previous else 0) + 1,
+        schema=schema,
+        run_id=request.run_id,
+        created_at=at,
+    )
+    conn.execute(
+        insert(t.schema_versions).values(
+            table_name=version.table,
+            version=version.version,
+            schema=schema.to_dict(),
+            run_id=version.run_id,
+            created_at=at,
+        )
+    )
+    conn.execute(
+        insert(t.events).values(
+            table_name=request.table,
+            kind="schema_version",
+            payload=schema_change(previous, schema, version.version),
+            run_id=request.run_id,
+            at=at,
+        )
+    )
+    return version
+
+
+def _add_to_run(conn: Connection, request: CommitRequest) -> None:
+    runs = t.runs
+    conn.execute(
+        update(runs)
+        .where(runs.c.run_id == request.run_id)
+        .values(
+            rows=runs.c.rows + sum(f.rows for f in request.files),
+            pages=runs.c.pages + request.pages,
+            files=runs.c.files + len(request.files),
+        )
+    )
+
+
+def _store_cursor(
+    conn: Connection, request: CommitRequest, cursor: Cursor, at: datetime, *, exists: bool
+) -> None:
+    values = {
+        "kind": cursor.kind.value,
+        "value": cursor.value,
+        "version": cursor.version,
+        "updated_at": at,
+    }
+    if not exists:
+        try:
+            conn.execute(insert(t.cursors).values(pipeline=request.pipeline, **values))
+        except IntegrityError:
+            # Another writer created the cursor since we looked (possible where the backend
+            # does not serialize writers up front, e.g. Postgres).
+            raise conflict(request.pipeline, request.expected_version, 1) from None
+        return
+    # The version check in the WHERE clause makes the update itself the compare-and-set.
+    result = conn.execute(
+        update(t.cursors)
+        .where(
+            (t.cursors.c.pipeline == request.pipeline)
+            & (t.cursors.c.version == request.expected_version)
+        )
+        .values(values)
+    )
+    if result.rowcount != 1:
+        raise conflict(request.pipeline, request.expected_version, request.expected_version + 1)
+
+
+# -- row → record -----------------------------------------------------------------------------
+
+
+def _run(row: Row[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=row.run_id,
+        pipeline=row.pipeline,
+        status=RunStatus(row.status),
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        trigger=row.trigger,
+        pid=row.pid,
+        host=row.host,
+        rows=int(row.rows),
+        pages=int(row.pages),
+        files=int(row.files),
+        error_code=row.error_code,
+        error_message=row.error_message,
+        resumed_from=row.resumed_from,
+    )
+
+
+def _table(row: Row[Any]) -> TableRecord:
+    return TableRecord(
+        name=row.name,
+        pipeline=row.pipeline,
+        write=WriteDisposition(row.write),
+        generation=int(row.generation),
+        schema_version=int(row.schema_version),
+        primary_key=tuple(row.primary_key),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _file(row: Row[Any]) -> FileRecord:
+    return FileRecord(
+        table=row.table_name,
+        path=row.path,
+        rows=int(row.rows),
+        bytes=int(row.bytes),
+        checksum=row.checksum,
+        schema_version=int(row.schema_version),
+        generation=int(row.generation),
+        run_id=row.run_id,
+        committed_at=row.committed_at,
+    )
+
+
+def _schema_version(row: Row[Any]) -> SchemaVersion:
+    return SchemaVersion(
+        table=row.table_name,
+        version=int(row.version),
+        schema=Schema.from_dict(row.schema),
+        run_id=row.run_id,
+        created_at=row.created_at,
+    )

@@ -1,0 +1,365 @@
+"""The in-memory catalog: the same contract as SQLite, for tests and throwaway runs.
+
+``memory://`` opens a fresh, private catalog. ``memory://NAME`` opens the process-wide
+catalog called NAME, so code that opens and closes its catalog per run (the executor does)
+still sees what the previous run committed; it lives until the process ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TypeVar
+
+from hakiri.context.catalog._rules import (
+    INTERRUPTED,
+    check_request,
+    conflict,
+    json_value,
+    next_generation,
+    schema_change,
+    to_utc,
+)
+from hakiri.core.cursor import Cursor
+from hakiri.core.errors import CatalogError, ConfigError
+from hakiri.core.failpoints import failpoint
+from hakiri.core.records import (
+    CatalogEvent,
+    CommitRequest,
+    CommitResult,
+    FileRecord,
+    RunRecord,
+    RunStatus,
+    SchemaVersion,
+    StepRecord,
+    TableRecord,
+    WriteDisposition,
+)
+
+__all__ = ["MemoryCatalog", "open_memory_catalog"]
+
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class _State:
+    """Everything the catalog holds. Records inside are never mutated, only replaced, so a
+    copy of the containers is a snapshot."""
+
+    cursors: dict[str, Cursor] = field(default_factory=dict)
+    runs: dict[str, RunRecord] = field(default_factory=dict)
+    steps: dict[str, dict[str, StepRecord]] = field(default_factory=dict)
+    tables: dict[str, TableRecord] = field(default_factory=dict)
+    files: list[FileRecord] = field(default_factory=list)
+    schemas: dict[str, list[SchemaVersion]] = field(default_factory=dict)
+    events: list[CatalogEvent] = field(default_factory=list)
+
+    def copy(self) -> _State:
+        return _State(
+            cursors=dict(self.cursors),
+            runs=dict(self.runs),
+            steps={run_id: dict(steps) for run_id, steps in self.steps.items()},
+            tables=dict(self.tables),
+            files=list(self.files),
+            schemas={name: list(versions) for name, versions in self.schemas.items()},
+            events=list(self.events),
+        )
+
+
+class MemoryCatalog:
+    """A ``Catalog`` in plain dicts behind a lock. ``commit`` builds the next state on a
+    copy and swaps it in at the end, so a failure anywhere leaves the state untouched."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._state = _State()
+
+    # -- cursors ----------------------------------------------------------------------------
+
+    def get_cursor(self, pipeline: str) -> Cursor | None:
+        with self._lock:
+            cursor = self._state.cursors.get(pipeline)
+        return None if cursor is None else replace(cursor, value=_fresh(cursor.value))
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(self, run: RunRecord) -> None:
+        record = replace(
+            run,
+            status=RunStatus(run.status),
+            started_at=to_utc(run.started_at),
+            finished_at=to_utc(run.finished_at) if run.finished_at else None,
+        )
+        with self._lock:
+            if run.run_id in self._state.runs:
+                raise CatalogError(f"run {run.run_id!r} already exists")
+            self._state.runs[run.run_id] = record
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._lock:
+            run = self._state.runs.get(run_id)
+        # RunRecord is mutable: hand out copies so callers cannot edit the catalog.
+        return None if run is None else replace(run)
+
+    def list_runs(self, pipeline: str | None = None, *, limit: int = 20) -> list[RunRecord]:
+        with self._lock:
+            runs = [r for r in self._state.runs.values() if pipeline in (None, r.pipeline)]
+        runs.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
+        return [replace(r) for r in runs[: max(limit, 0)]]
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        finished_at: datetime,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        finished_at = to_utc(finished_at)
+        with self._lock:
+            run = self._state.runs.get(run_id)
+            if run is None:
+                raise CatalogError(f"cannot finish unknown run {run_id!r}")
+            self._state.runs[run_id] = replace(
+                run,
+                status=RunStatus(status),
+                finished_at=finished_at,
+                error_code=error_code,
+                error_message=error_message,
+            )
+
+    def interrupt_running(self, pipeline: str, *, finished_at: datetime, reason: str) -> list[str]:
+        finished_at = to_utc(finished_at)
+        with self._lock:
+            running = sorted(
+                (
+                    r
+                    for r in self._state.runs.values()
+                    if r.pipeline == pipeline and r.status is RunStatus.RUNNING
+                ),
+                key=lambda r: r.started_at,
+            )
+            for run in running:
+                self._state.runs[run.run_id] = replace(
+                    run,
+                    status=RunStatus.PARTIAL_FAILURE,
+                    finished_at=finished_at,
+                    error_code=INTERRUPTED,
+                    error_message=reason,
+                )
+        return [r.run_id for r in running]
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def record_step(self, step: StepRecord) -> None:
+        step = _stored_step(step)
+        with self._lock:
+            if step.run_id not in self._state.runs:
+                raise CatalogError(f"cannot record a step of unknown run {step.run_id!r}")
+            self._state.steps.setdefault(step.run_id, {}).setdefault(step.key, step)
+
+    def list_steps(self, run_id: str) -> list[StepRecord]:
+        with self._lock:
+            steps = list(self._state.steps.get(run_id, {}).values())
+        return [replace(s, payload=_fresh(s.payload)) for s in steps]
+
+    # -- commit -----------------------------------------------------------------------------
+
+    def commit(self, request: CommitRequest) -> CommitResult:
+        at = to_utc(request.step.created_at)
+        value = json_value(request.cursor_value, "cursor value")
+        step = _stored_step(request.step)
+        with self._lock:
+            current = self._state.cursors.get(request.pipeline)
+            actual = current.version if current else 0
+            if actual != request.expected_version:
+                raise conflict(request.pipeline, request.expected_version, actual)
+            check_request(request, run_exists=request.run_id in self._state.runs)
+            state = self._state.copy()
+            table = _ensure_table(state, request, at)
+            generation = next_generation(request.write, table.generation)
+            published, version = _publish(state, request, table, generation, at)
+            failpoint("inside_commit")
+            state.steps.setdefault(step.run_id, {}).setdefault(step.key, step)
+            run = state.runs[request.run_id]
+            state.runs[request.run_id] = replace(
+                run,
+                rows=run.rows + sum(f.rows for f in request.files),
+                pages=run.pages + request.pages,
+                files=run.files + len(request.files),
+            )
+            if request.finalize and request.write is WriteDisposition.REPLACE:
+                state.tables[request.table] = replace(
+                    state.tables[request.table], generation=generation
+                )
+            cursor = Cursor(request.cursor_kind, value, request.expected_version + 1)
+            state.cursors[request.pipeline] = cursor
+            self._state = state
+        return CommitResult(
+            cursor=replace(cursor, value=_fresh(value)), files=published, schema_version=version
+        )
+
+    # -- tables and files -------------------------------------------------------------------
+
+    def list_tables(self) -> list[TableRecord]:
+        with self._lock:
+            return sorted(self._state.tables.values(), key=lambda table: table.name)
+
+    def get_table(self, name: str) -> TableRecord | None:
+        with self._lock:
+            return self._state.tables.get(name)
+
+    def list_files(self, table: str) -> list[FileRecord]:
+        with self._lock:
+            record = self._state.tables.get(table)
+            if record is None:
+                return []
+            return [
+                f
+                for f in self._state.files
+                if f.table == table and f.generation == record.generation
+            ]
+
+    def referenced_paths(self, table: str) -> set[str]:
+        """Paths of the visible generation and of any generation still being built; older,
+        replaced generations are garbage (see ``SqlCatalog.referenced_paths``)."""
+        with self._lock:
+            record = self._state.tables.get(table)
+            if record is None:
+                return set()
+            return {
+                f.path
+                for f in self._state.files
+                if f.table == table and f.generation >= record.generation
+            }
+
+    def schema_versions(self, table: str) -> list[SchemaVersion]:
+        with self._lock:
+            return list(self._state.schemas.get(table, []))
+
+    def list_events(self, table: str | None = None) -> list[CatalogEvent]:
+        with self._lock:
+            events = [e for e in self._state.events if table in (None, e.table)]
+        return [replace(e, payload=_fresh(e.payload)) for e in events]
+
+    def close(self) -> None:
+        """Nothing to release; a named catalog keeps its state for the next opener."""
+
+
+def _fresh(value: _T) -> _T:
+    """A private copy of a JSON value, as a database hands out a new one per read."""
+    copied: _T = json_value(value, "value")
+    return copied
+
+
+def _stored_step(step: StepRecord) -> StepRecord:
+    return replace(
+        step,
+        payload=json_value(step.payload, "step payload"),
+        created_at=to_utc(step.created_at),
+    )
+
+
+def _ensure_table(state: _State, request: CommitRequest, at: datetime) -> TableRecord:
+    table = state.tables.get(request.table)
+    if table is None:
+        table = TableRecord(
+            name=request.table,
+            pipeline=request.pipeline,
+            write=request.write,
+            generation=0,
+            schema_version=0,
+            primary_key=tuple(request.primary_key),
+            created_at=at,
+            updated_at=at,
+        )
+        state.tables[request.table] = table
+        return table
+    state.tables[request.table] = replace(
+        table,
+        pipeline=request.pipeline,
+        write=request.write,
+        primary_key=tuple(request.primary_key) or table.primary_key,
+        updated_at=at,
+    )
+    return table
+
+
+def _publish(
+    state: _State,
+    request: CommitRequest,
+    table: TableRecord,
+    generation: int,
+    at: datetime,
+) -> tuple[list[FileRecord], int | None]:
+    if not request.files:
+        return [], None
+    taken = {f.path for f in state.files}
+    for staged in request.files:
+        if staged.path in taken:
+            raise CatalogError(
+                f"file {staged.path!r} is already published; a path is published once"
+            )
+    versions = state.schemas.setdefault(request.table, [])
+    latest = versions[-1] if versions else None
+    published: list[FileRecord] = []
+    for staged in request.files:
+        if latest is None or latest.schema.fingerprint != staged.schema.fingerprint:
+            previous = latest
+            latest = SchemaVersion(
+                table=request.table,
+                version=(previous.version if previous else 0) + 1,
+                schema=staged.schema,
+                run_id=request.run_id,
+                created_at=at,
+            )
+            versions.append(latest)
+            state.events.append(
+                CatalogEvent(
+                    id=len(state.events) + 1,
+                    table=request.table,
+                    kind="schema_version",
+                    payload=schema_change(previous, staged.schema, latest.version),
+                    run_id=request.run_id,
+                    at=at,
+                )
+            )
+        published.append(
+            FileRecord(
+                table=request.table,
+                path=staged.path,
+                rows=staged.rows,
+                bytes=staged.bytes,
+                checksum=staged.checksum,
+                schema_version=latest.version,
+                generation=generation,
+                run_id=request.run_id,
+                committed_at=at,
+            )
+        )
+    state.files.extend(published)
+    assert latest is not None  # request.files is not empty
+    if latest.version != table.schema_version:
+        state.tables[request.table] = replace(
+            state.tables[request.table], schema_version=latest.version
+        )
+    return published, latest.version
+
+
+_named: dict[str, MemoryCatalog] = {}
+_named_lock = threading.Lock()
+
+
+def open_memory_catalog(url: str) -> MemoryCatalog:
+    """The ``hakiri.catalogs`` entry point for ``memory://`` (fresh) and ``memory://NAME``
+    (shared within the process)."""
+    scheme, sep, name = url.partition("://")
+    if not sep or scheme.lower() != "memory":
+        raise ConfigError(f"not an in-memory catalog URL: {url!r}", hint="use memory://")
+    name = name.strip("/")
+    if not name:
+        return MemoryCatalog()
+    with _named_lock:
+        return _named.setdefault(name, MemoryCatalog())

@@ -1,0 +1,216 @@
+"""The library API over a context store, for notebooks, scripts and agents.
+
+Example::
+
+    import hakiri.context as hc
+
+    with hc.open_store("path/to/project") as store:
+        store.tables()
+        store.to_polars("select state, count(*) from issues group by all")
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from hakiri.context.catalog import catalog_scheme, open_catalog
+from hakiri.context.query import (
+    DEFAULT_LIMIT,
+    DEFAULT_TIMEOUT,
+    QueryConnection,
+    QueryResult,
+    open_connection,
+)
+from hakiri.core.errors import StoreError, UnknownTable
+from hakiri.core.records import CatalogEvent, SchemaVersion, TableRecord
+from hakiri.core.schema import Schema
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars
+    import pyarrow as pa
+
+    from hakiri.core.ports import Catalog
+
+__all__ = ["CATALOG_FILE", "ContextStore", "TableSchema", "open_store"]
+
+CATALOG_FILE = "catalog.db"
+
+
+@dataclass(frozen=True, slots=True)
+class TableSchema:
+    """A table's current schema, every version it has had, and the catalog's decisions."""
+
+    table: TableRecord
+    schema: Schema | None
+    """The latest version's schema; None before the first file is committed."""
+    versions: list[SchemaVersion]
+    events: list[CatalogEvent]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (no Arrow bytes), e.g. for ``context.schema``."""
+        return {
+            "table": self.table.name,
+            "pipeline": self.table.pipeline,
+            "write": self.table.write.value,
+            "primary_key": list(self.table.primary_key),
+            "schema_version": self.table.schema_version,
+            "columns": [f.to_dict() for f in self.schema.fields] if self.schema else [],
+            "versions": [
+                {
+                    "version": v.version,
+                    "fingerprint": v.schema.fingerprint,
+                    "columns": [f.to_dict() for f in v.schema.fields],
+                    "run_id": v.run_id,
+                    "created_at": v.created_at.isoformat(),
+                }
+                for v in self.versions
+            ],
+            "events": [
+                {
+                    "id": e.id,
+                    "kind": e.kind,
+                    "payload": e.payload,
+                    "run_id": e.run_id,
+                    "at": e.at.isoformat(),
+                }
+                for e in self.events
+            ],
+        }
+
+
+class ContextStore:
+    """An open context store: its catalog (read-only) and, once queried, a DuckDB
+    connection over its committed files.
+
+    Queries see the store as it was at the first query; ``refresh()`` picks up later
+    commits.
+    """
+
+    def __init__(self, root: Path, catalog: Catalog) -> None:
+        self.root = root
+        self.catalog = catalog
+        self._connection: QueryConnection | None = None
+        self._closed = False
+
+    # -- the catalog ------------------------------------------------------------------------
+
+    def tables(self) -> list[TableRecord]:
+        """Every table the catalog knows, by name."""
+        return self.catalog.list_tables()
+
+    def schema(self, table: str) -> TableSchema:
+        """``table``'s latest schema, its schema versions and its events."""
+        record = self.catalog.get_table(table)
+        if record is None:
+            known = ", ".join(t.name for t in self.catalog.list_tables()) or "none yet"
+            raise UnknownTable(f"no table named {table!r} in the store", hint=f"tables: {known}")
+        versions = self.catalog.schema_versions(table)
+        return TableSchema(
+            table=record,
+            schema=versions[-1].schema if versions else None,
+            versions=versions,
+            events=self.catalog.list_events(table),
+        )
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def query(
+        self,
+        sql: str,
+        *,
+        limit: int | None = DEFAULT_LIMIT,
+        timeout: float | None = DEFAULT_TIMEOUT,
+    ) -> QueryResult:
+        """Run one read-only SELECT with a row limit and a timeout (None: no bound)."""
+        return self._query_connection().run_query(sql, limit=limit, timeout=timeout)
+
+    def sql(self, sql: str) -> duckdb.DuckDBPyRelation:
+        """A lazy DuckDB relation for one read-only SELECT (no limit, no timeout).
+
+        The SQL passes the same gate as ``query``; what you then do with the relation in
+        Python (its ``write_*`` methods, say) is DuckDB's API and yours.
+        """
+        return self._query_connection().relation(sql)
+
+    def to_arrow(self, sql: str, *, timeout: float | None = None) -> pa.Table:
+        """Every row of one read-only SELECT, as an Arrow table."""
+        return self.query(sql, limit=None, timeout=timeout).table
+
+    def to_polars(self, sql: str, *, timeout: float | None = None) -> polars.DataFrame:
+        """Every row of one read-only SELECT, as a Polars DataFrame (``polars`` extra)."""
+        return self.query(sql, limit=None, timeout=timeout).to_polars()
+
+    def refresh(self) -> None:
+        """See commits made since the first query: the next query rebuilds the views."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _query_connection(self) -> QueryConnection:
+        if self._closed:
+            raise StoreError(f"the context store at {self.root} is closed")
+        if self._connection is None:
+            self._connection = open_connection(self.catalog, self.root)
+        return self._connection
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.refresh()
+        self.catalog.close()
+
+    def __enter__(self) -> ContextStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ContextStore({str(self.root)!r})"
+
+
+def open_store(path: str | os.PathLike[str] = ".") -> ContextStore:
+    """Open the context store of a project directory (holding ``hakiri.toml``) or a store
+    directory (holding ``catalog.db``), for reading. Never creates anything."""
+    from hakiri.core.manifest import MANIFEST_FILE, load_project
+
+    where = Path(path).resolve()
+    if (where / MANIFEST_FILE).is_file():
+        project = load_project(where)
+        return _open(project.store_root, project.catalog_url)
+    if (where / CATALOG_FILE).is_file():
+        return _open(where, f"sqlite:///{where / CATALOG_FILE}")
+    raise StoreError(
+        f"no context store at {where}",
+        hint=f"pass a project directory (with {MANIFEST_FILE}) or a store directory "
+        f"(with {CATALOG_FILE})",
+    )
+
+
+def _open(root: Path, url: str) -> ContextStore:
+    if catalog_scheme(url) == "sqlite":
+        from hakiri.context.catalog.sqlite import parse_sqlite_url
+
+        path, read_only = parse_sqlite_url(url)
+        if not path.is_file():
+            raise StoreError(
+                f"no context store at {root} yet — run `hakiri run PIPELINE` first",
+                store=str(root),
+            )
+        if not read_only:
+            # Opening for queries must not write to the catalog, not even its schema.
+            url = f"{url}?mode=ro"
+    return ContextStore(root, open_catalog(url))
