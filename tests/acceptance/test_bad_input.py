@@ -107,7 +107,7 @@ def test_secret_from_dotenv_is_used_and_never_printed(project: Path, api: DemoAp
     (project / ".env").write_text("DEMO_TOKEN=s3cr3t-value\n")
     result = run_hakiri("run", "secret", cwd=project).check()
     assert "s3cr3t-value" not in result.stdout + result.stderr
-    assert api.requests_to("/anything")[-1].headers["Authorization"] == "Bearer s3cr3t-value"
+    assert api.requests_to("/anything")[-1].headers["authorization"] == "Bearer s3cr3t-value"
     described = run_hakiri("pipeline", "describe", "secret", "--json", cwd=project).check()
     assert "s3cr3t-value" not in described.stdout
 

@@ -317,4 +317,3 @@ class RunExecutor:
             )
         except Exception:  # noqa: BLE001 - the original error matters more than this one
             pass
-
