@@ -32,7 +32,7 @@ def test_init_run_query(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F81
     _point_at(project, demo_api)
 
     first = run_hakiri("run", "httpbin", cwd=project).check()
-    assert re.search(r"httpbin: succeeded — 1 rows? in 1 pages? → httpbin_anything", first.stdout)
+    assert re.search(r"httpbin: succeeded — 1 row in 1 page → httpbin_anything", first.stdout)
     assert _count(project, "select count(*) from httpbin_anything") == [[1]]
 
     # Appending: a second run adds the second echoed request.

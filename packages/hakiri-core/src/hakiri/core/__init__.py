@@ -1,13 +1,19 @@
 """Hakiri core: the types, the manifest and the ports every other member builds on.
 
-Importing this package is cheap: nothing here imports pyarrow until a batch or schema is
-converted (``hakiri.core.batch`` imports it on purpose).
+Importing this package is cheap: the names below load on first use, so a command that needs
+only errors does not pay for pydantic or pyarrow.
 """
 
-from hakiri.core.cursor import Cursor, CursorKind
-from hakiri.core.errors import HakiriError
-from hakiri.core.manifest import PipelineSpec, Project, load_project
-from hakiri.core.records import Page, PageData, Plan, RunStatus, WriteDisposition
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hakiri.core.cursor import Cursor, CursorKind
+    from hakiri.core.errors import HakiriError
+    from hakiri.core.manifest import PipelineSpec, Project, load_project
+    from hakiri.core.records import Page, PageData, Plan, RunStatus, WriteDisposition
 
 __all__ = [
     "Cursor",
@@ -22,3 +28,23 @@ __all__ = [
     "WriteDisposition",
     "load_project",
 ]
+
+_HOME = {
+    "Cursor": "cursor",
+    "CursorKind": "cursor",
+    "HakiriError": "errors",
+    "PipelineSpec": "manifest",
+    "Project": "manifest",
+    "load_project": "manifest",
+    "Page": "records",
+    "PageData": "records",
+    "Plan": "records",
+    "RunStatus": "records",
+    "WriteDisposition": "records",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(import_module(f"hakiri.core.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'hakiri.core' has no attribute {name!r}")

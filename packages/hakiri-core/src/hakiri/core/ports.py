@@ -101,7 +101,14 @@ class Transform(Protocol):
 
 
 class Catalog(Protocol):
-    """The single source of truth for runs, cursors, published files and schemas."""
+    """The single source of truth for runs, cursors, published files and schemas.
+
+    Rules every adapter follows (``hakiri.context.testing.CatalogConformance`` checks them):
+    datetimes are timezone-aware (naive ones raise ``ValueError``); file paths are relative
+    to the store, with forward slashes and no ``..``, and each is published once; creating a
+    run twice, or finishing / recording a step / committing for an unknown run, raises
+    ``CatalogError``.
+    """
 
     def get_cursor(self, pipeline: str) -> Cursor | None: ...
 
@@ -149,7 +156,9 @@ class Catalog(Protocol):
         ...
 
     def referenced_paths(self, table: str) -> set[str]:
-        """Every path the catalog holds for ``table``, visible or not yet visible."""
+        """Every path of ``table`` that is visible or not yet visible (a pending ``replace``
+        generation). Files of generations already replaced are not included: they are
+        garbage the destination may delete."""
         ...
 
     def schema_versions(self, table: str) -> list[SchemaVersion]: ...

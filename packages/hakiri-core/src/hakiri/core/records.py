@@ -177,6 +177,7 @@ class CommitResult:
     cursor: Cursor
     files: list[FileRecord]
     schema_version: int | None
+    """The schema version of the commit's files; None for a commit without files."""
 
 
 @dataclass(frozen=True, slots=True)

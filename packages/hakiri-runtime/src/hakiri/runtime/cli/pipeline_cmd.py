@@ -37,7 +37,8 @@ def list_(project_dir: Path | None, as_json: bool) -> None:
         lines.append((row["name"], row["source"], row["table"], row["write"], status))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
 
 
 @pipeline.command()

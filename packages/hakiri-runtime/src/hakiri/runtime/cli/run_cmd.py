@@ -54,7 +54,8 @@ def run(pipelines: tuple[str, ...], run_all: bool, project_dir: Path | None, as_
             notes.append(f"resumed run {summary.resumed_from}")
         extra = f" [{'; '.join(notes)}]" if notes else ""
         click.echo(
-            f"{name}: {summary.status} — {summary.rows:,} rows in {summary.pages:,} pages → "
+            f"{name}: {summary.status} — {_count(summary.rows, 'row')} in "
+            f"{_count(summary.pages, 'page')} → "
             f"{summary.table} ({summary.elapsed:.2f} s, "
             f"{format_rate(summary.rows, summary.elapsed)}; run {summary.run_id}){extra}"
         )
@@ -62,3 +63,7 @@ def run(pipelines: tuple[str, ...], run_all: bool, project_dir: Path | None, as_
         echo_json(results if len(results) > 1 else results[0])
     if failed is not None:
         sys.exit(failed.exit_code)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
