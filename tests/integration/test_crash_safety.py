@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,12 +141,24 @@ def test_sigkill_at_failpoint(
     _finish_and_check(project, api, committed_rows)
 
 
+def _wait_committed(project: Path, rows: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (project / ".hakiri" / "catalog.db").exists() and _assert_consistent(project) >= rows:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{rows} rows were never committed")
+
+
 def test_sigkill_while_a_page_is_in_flight(tmp_path: Path, api: DemoApi) -> None:
     project = _project(tmp_path, api)
-    api.hold_page(7)  # pages 1-6 read (three chunks committed), page 7's response hangs
+    api.hold_page(7)  # page 7's response hangs: the run is stuck pulling it
     proc = spawn_hakiri("run", "issues", cwd=project)
     try:
         assert api.wait_held(timeout=60), "the run never reached page 7"
+        # Pages are read ahead of the commits: wait until pages 1-6 are committed, so the
+        # process dies with exactly one page in flight.
+        _wait_committed(project, 60)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

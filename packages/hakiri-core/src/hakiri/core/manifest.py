@@ -98,6 +98,12 @@ class PipelineSpec(BaseModel):
         ge=1,
         description="Rows per commit: a crash loses at most one chunk of work.",
     )
+    prefetch_pages: int = Field(
+        default=4,
+        ge=0,
+        le=64,
+        description="Pages read ahead while the run writes (0: read one page at a time).",
+    )
 
     @property
     def table(self) -> str:

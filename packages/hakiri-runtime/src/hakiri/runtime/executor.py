@@ -16,7 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hakiri.core.clock import SystemClock
 from hakiri.core.cursor import CursorKind
@@ -33,15 +33,14 @@ from hakiri.core.records import (
     StagedFile,
     StepRecord,
 )
+from hakiri.runtime.chunk import Chunk
 from hakiri.runtime.cursor_state import CursorState
 from hakiri.runtime.host import LocalHost
 from hakiri.runtime.lock import PipelineLock
 from hakiri.runtime.pipeline import resolve_pipeline
+from hakiri.runtime.prefetch import PageReader
 from hakiri.runtime.secrets import EnvSecretResolver
 from hakiri.runtime.transforms import SqlTransform
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 __all__ = ["PageCallback", "RunExecutor", "RunSummary", "new_run_id", "run_pipeline"]
 
@@ -148,8 +147,8 @@ class RunExecutor:
         self.run_id: str | None = None
         self.version = 0
         self.seq = 0
-        self.buffer: list[pa.Table] = []
-        self.buffer_rows = 0
+        self.files = 0
+        self.chunk = Chunk()
         self.buffer_pages: list[str] = []
 
     # -- recovery ---------------------------------------------------------------------------
@@ -203,29 +202,30 @@ class RunExecutor:
         on_page: PageCallback | None,
     ) -> Any:
         sweep = state.sweep
-        while queue:
-            page = queue.popleft()
-            failpoint("pull")
-            data = self.source.read(page)
-            # The run exists in the catalog from the moment the source first answers: a
-            # source that cannot be reached at all leaves the catalog exactly as it was.
-            self._ensure_run()
-            queue.extend(data.next_pages)
-            sweep = kind.advance(sweep, data.cursor)
-            table = data.table
-            for transform in self.transforms:
-                table = transform.apply(table)
-            if table.num_rows:
-                self.buffer.append(table)
-                self.buffer_rows += table.num_rows
-            self.buffer_pages.append(page.key)
-            self.summary.pages += 1
-            self.summary.rows += table.num_rows
-            if on_page is not None:
-                on_page(self.summary.pages, self.summary.rows)
-            if self.buffer_rows >= self.spec.chunk_rows and queue:
-                mid_sweep = CursorState(state.position, tuple(queue), sweep, self.run_id)
-                self._flush(kind, mid_sweep, finalize=False)
+        with PageReader(self.source, list(queue), depth=self.spec.prefetch_pages) as reader:
+            for page, data in reader:
+                # ``queue`` mirrors the reader's order; it is what a commit stores as the
+                # frontier, so it must only advance as pages are taken into the chunk.
+                taken = queue.popleft()
+                assert taken == page, f"reader out of order: {page.key} != {taken.key}"
+                failpoint("pull")
+                # The run exists in the catalog from the moment the source first answers:
+                # a source that cannot be reached leaves the catalog exactly as it was.
+                self._ensure_run()
+                queue.extend(data.next_pages)
+                sweep = kind.advance(sweep, data.cursor)
+                table = data.table
+                for transform in self.transforms:
+                    table = transform.apply(table)
+                self.chunk.add(table)
+                self.buffer_pages.append(page.key)
+                self.summary.pages += 1
+                self.summary.rows += table.num_rows
+                if on_page is not None:
+                    on_page(self.summary.pages, self.summary.rows)
+                if self.chunk.rows >= self.spec.chunk_rows and queue:
+                    mid_sweep = CursorState(state.position, tuple(queue), sweep, self.run_id)
+                    self._flush(kind, mid_sweep, finalize=False)
         return sweep
 
     def _ensure_run(self) -> None:
@@ -251,19 +251,18 @@ class RunExecutor:
         self._ensure_run()
         assert self.run_id is not None
         staged: list[StagedFile] = []
-        if self.buffer:
-            from hakiri.core.batch import concat_batches
-
-            chunk = concat_batches(self.buffer)
+        for data in self.chunk.tables():
             staged.append(
-                self.destination.stage(self.spec.table, chunk, run_id=self.run_id, seq=self.seq)
+                self.destination.stage(self.spec.table, data, run_id=self.run_id, seq=self.files)
             )
+            self.files += 1
+        if staged:
             failpoint("after_stage")
         now = self.clock.now()
         payload = {
             "seq": self.seq,
             "pages": list(self.buffer_pages),
-            "rows": self.buffer_rows,
+            "rows": self.chunk.rows,
             "files": [{"path": f.path, "rows": f.rows, "checksum": f.checksum} for f in staged],
         }
         self.catalog.record_step(StepRecord(self.run_id, f"pull:{self.seq}", "pull", payload, now))
@@ -291,8 +290,7 @@ class RunExecutor:
         self.summary.commits += 1
         self.summary.files += len(staged)
         self.seq += 1
-        self.buffer.clear()
-        self.buffer_rows = 0
+        self.chunk = Chunk()
         self.buffer_pages.clear()
 
     def _fail(self, exc: BaseException) -> None:

@@ -23,7 +23,7 @@ from hakiri.connectors.http.config import (
 from hakiri.connectors.http.select import MISSING, get_path
 from hakiri.core.cursor import JsonValue
 
-__all__ = ["PageRequest", "PageResponse", "first_request", "next_request"]
+__all__ = ["PageRequest", "PageResponse", "document_paths", "first_request", "next_request"]
 
 PageRequest = dict[str, JsonValue]
 """``{"url": str, "params": dict}``: what a page descriptor holds."""
@@ -39,6 +39,18 @@ class PageResponse:
     record_count: int
     next_link: str | None = None
     """The ``rel="next"`` target of the ``Link`` header, absolute."""
+
+
+def document_paths(pagination: Pagination) -> tuple[str, ...]:
+    """The paths into a response body this pagination reads (the rest of the body can go
+    straight to Arrow)."""
+    if isinstance(pagination, NextUrlPagination | NextTokenPagination):
+        return (pagination.path,)
+    if isinstance(pagination, PageNumberPagination) and pagination.total_pages_path:
+        return (pagination.total_pages_path,)
+    if isinstance(pagination, OffsetPagination) and pagination.total_path:
+        return (pagination.total_path,)
+    return ()
 
 
 def first_request(pagination: Pagination, url: str, params: dict[str, JsonValue]) -> PageRequest:

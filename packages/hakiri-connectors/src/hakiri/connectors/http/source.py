@@ -15,6 +15,7 @@ from hakiri.connectors.http.config import HttpSourceConfig
 from hakiri.connectors.http.paginate import (
     PageRequest,
     PageResponse,
+    document_paths,
     first_request,
     next_request,
 )
@@ -26,6 +27,8 @@ from hakiri.core.records import Page, PageData, Plan, StreamInfo
 
 if TYPE_CHECKING:
     import httpx
+
+    from hakiri.connectors.http.decode import ArrowDecoder, DecodedPage
 
 __all__ = ["HttpSource", "build_url", "display_url"]
 
@@ -86,6 +89,7 @@ class HttpSource:
         self._client = client or RetryingClient(
             timeout=config.timeout, retry=config.retry, clock=host.clock
         )
+        self._arrow: ArrowDecoder | None = None
 
     def __enter__(self) -> HttpSource:
         return self
@@ -125,8 +129,6 @@ class HttpSource:
 
     def read(self, page: Page) -> PageData:
         """Request ``page``; return its records, the next page and the cursor reached."""
-        from hakiri.core.batch import records_to_table
-
         current: PageRequest = dict(page.params)
         url = current.get("url")
         if not isinstance(url, str):
@@ -145,6 +147,51 @@ class HttpSource:
             body=scope.json(self.config.body),
         )
         response = self._client.send(request, redact=scope.redact)
+        decoded = self._decoder().decode(response.content)
+        if decoded is None:
+            decoded = self._decode_in_python(page, response, request, scope)
+        following = next_request(
+            self.config.pagination,
+            current,
+            PageResponse(
+                url=str(response.url),
+                document=decoded.document,
+                record_count=decoded.table.num_rows,
+                next_link=_next_link(response),
+            ),
+        )
+        next_pages = []
+        if following is not None:
+            # The server built these URLs from what we sent: turn secret values back into
+            # references before they become a page descriptor (which is stored).
+            stored = scope.to_refs_json(following)
+            next_pages.append(Page(f"page-{_page_number(page.key) + 1}", stored))
+        return PageData(
+            table=decoded.table,
+            next_pages=next_pages,
+            cursor=decoded.cursor,
+            bytes_read=len(response.content),
+        )
+
+    def _decoder(self) -> ArrowDecoder:
+        if self._arrow is None:
+            from hakiri.connectors.http.decode import ArrowDecoder
+
+            incremental = self.config.incremental
+            self._arrow = ArrowDecoder(
+                self.config.records,
+                document_paths(self.config.pagination),
+                incremental.cursor_field if incremental else None,
+            )
+        return self._arrow
+
+    def _decode_in_python(
+        self, page: Page, response: httpx.Response, request: HttpRequest, scope: SecretScope
+    ) -> DecodedPage:
+        """The path for any response shape: a Python object per record, then Arrow."""
+        from hakiri.connectors.http.decode import DecodedPage
+        from hakiri.core.batch import records_to_table
+
         document = self._parse(response, request, scope)
         records = select_records(document, self.config.records)
         try:
@@ -156,28 +203,7 @@ class HttpSource:
                 ),
                 hint="point source.records at an array of objects",
             ) from None
-        following = next_request(
-            self.config.pagination,
-            current,
-            PageResponse(
-                url=str(response.url),
-                document=document,
-                record_count=len(records),
-                next_link=_next_link(response),
-            ),
-        )
-        next_pages = []
-        if following is not None:
-            # The server built these URLs from what we sent: turn secret values back into
-            # references before they become a page descriptor (which is stored).
-            stored = scope.to_refs_json(following)
-            next_pages.append(Page(f"page-{_page_number(page.key) + 1}", stored))
-        return PageData(
-            table=table,
-            next_pages=next_pages,
-            cursor=self._max_cursor(records),
-            bytes_read=len(response.content),
-        )
+        return DecodedPage(table, document, self._max_cursor(records))
 
     def _parse(self, response: httpx.Response, request: HttpRequest, scope: SecretScope) -> Any:
         if not response.content.strip():

@@ -1,0 +1,48 @@
+"""The pages of one commit, grouped into files by schema.
+
+Pages usually share one schema (the http source keeps it stable), and then a chunk is one
+file. A page whose schema cannot be merged with the current group's (a column that changed
+type) starts a new group, so an odd page never fails the run; readers unify the files of a
+table by column name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+__all__ = ["Chunk"]
+
+
+class Chunk:
+    def __init__(self) -> None:
+        self._groups: list[tuple[pa.Schema, list[pa.Table]]] = []
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        self.rows += table.num_rows
+        if self._groups:
+            schema, tables = self._groups[-1]
+            if table.schema == schema:
+                tables.append(table)
+                return
+            try:
+                merged = pa.unify_schemas([schema, table.schema], promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                pass
+            else:
+                tables.append(table)
+                self._groups[-1] = (merged, tables)
+                return
+        self._groups.append((table.schema, [table]))
+
+    def tables(self) -> Iterator[pa.Table]:
+        """One table per file to write, in page order."""
+        for schema, tables in self._groups:
+            if all(t.schema == schema for t in tables):
+                yield pa.concat_tables(tables)
+            else:
+                yield pa.concat_tables(tables, promote_options="permissive")
