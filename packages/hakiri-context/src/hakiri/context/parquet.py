@@ -24,7 +24,9 @@ WRITER_OPTIONS: MappingProxyType[str, Any] = MappingProxyType(
     {
         "version": "2.6",
         "compression": "zstd",
-        "compression_level": 3,
+        # Level 1 writes twice as fast as 3 for a few percent of size: ingest is the
+        # hot path, and compaction can recompress cold files harder.
+        "compression_level": 1,
         # DuckDB's own row-group size: a reader parallelises over row groups.
         "row_group_size": 122_880,
         "data_page_size": 1 << 20,
@@ -34,7 +36,9 @@ WRITER_OPTIONS: MappingProxyType[str, Any] = MappingProxyType(
         "use_dictionary": True,
         "write_statistics": True,
         "write_page_index": False,
-        "write_page_checksum": True,
+        # The catalog keeps a sha256 of every file; per-page CRCs would cost ~15% of the
+        # write for no extra protection.
+        "write_page_checksum": False,
         "use_compliant_nested_type": True,
         # The exact Arrow schema travels in the file, so a read gives back the types written.
         "store_schema": True,

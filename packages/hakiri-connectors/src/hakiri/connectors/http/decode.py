@@ -19,6 +19,7 @@ are not objects), ``decode`` returns None and the source uses the Python path
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from hakiri.core.batch import normalize_table
 
 __all__ = ["ArrowDecoder", "DecodedPage"]
 
+_FIRST = re.compile(rb"\s*(.)", re.DOTALL)
 _ROOT = "r"
 """The key an array response is wrapped under: Arrow's reader wants objects."""
 
@@ -78,10 +80,14 @@ class ArrowDecoder:
         self._cursor = [p for p in (cursor_field or "").split(".") if p]
         self._schema: pa.Schema | None = None
         self._wrapped: bool | None = None
+        # The last records schema normalize_table was asked about, and whether it changed
+        # anything: pages share a schema, so the schema walk runs once, not per page.
+        self._normal: tuple[pa.Schema, bool] | None = None
 
     def decode(self, body: bytes) -> DecodedPage | None:
         """The page as Arrow, or None when it must take the Python path."""
-        start = body.lstrip()[:1]
+        match = _FIRST.match(body)
+        start = match.group(1) if match else b""
         if start not in (b"[", b"{"):
             return None
         wrapped = start == b"["
@@ -100,7 +106,14 @@ class ArrowDecoder:
             # pages around it.
             return None
         values = {path: self._value_at(parsed, path) for path in self._document_paths}
-        return DecodedPage(normalize_table(table), _nest(values), cursor)
+        return DecodedPage(self._normalize(table), _nest(values), cursor)
+
+    def _normalize(self, table: pa.Table) -> pa.Table:
+        if self._normal is not None and self._normal[0] == table.schema:
+            return normalize_table(table) if self._normal[1] else table
+        normalized = normalize_table(table)
+        self._normal = (table.schema, normalized is not table)
+        return normalized
 
     # -- parsing ------------------------------------------------------------------------------
 
@@ -124,6 +137,8 @@ class ArrowDecoder:
             table = self._read(document, None)
         if table.num_rows != 1:
             raise _NotColumnar  # a document is one object; anything else is not JSON we know
+        if table.schema == self._schema:
+            return table  # the common case: the page fits the schema learnt so far
         seen = _untime_schema(table.schema)
         if seen == self._schema:
             return table

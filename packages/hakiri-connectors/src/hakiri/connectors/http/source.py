@@ -251,9 +251,16 @@ class HttpSource:
         ]
 
 
+_NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*?\brel="?next"?', re.IGNORECASE)
+
+
 def _next_link(response: httpx.Response) -> str | None:
-    link = response.links.get("next")
-    target = link.get("url") if link else None
-    if not target:
+    """The ``rel="next"`` target of the ``Link`` header, made absolute."""
+    header = response.headers.get("link")
+    match = _NEXT_LINK.search(header) if header else None
+    if match is None or not match.group(1).strip():
         return None
+    target = match.group(1).strip()
+    if target.startswith(("http://", "https://")):
+        return target  # the common case; skips a URL parse per page
     return str(response.url.join(target))
