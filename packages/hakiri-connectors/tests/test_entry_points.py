@@ -29,7 +29,7 @@ def test_entry_point_loads_the_factory(name: str, cls: type, kind: str) -> None:
 def test_importing_the_http_connector_is_light() -> None:
     code = (
         "import sys, hakiri.connectors.http, hakiri.connectors.context; "
-        "heavy = [m for m in ('pyarrow', 'httpx', 'duckdb') if m in sys.modules]; "
+        "heavy = [m for m in ('pyarrow', 'urllib3', 'httpx', 'duckdb') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run(

@@ -93,3 +93,7 @@ def test_a_type_change_on_a_later_page_falls_back_for_that_page_only() -> None:
     assert decoder.decode(_body([{"v": "text"}])) is None
     again = decoder.decode(_body([{"v": 2}]))
     assert again is not None and again.table.column("v").type == pa.int64()
+
+
+def test_a_records_path_the_response_lacks_goes_to_the_python_path() -> None:
+    assert ArrowDecoder("items").decode(_body({"data": [{"id": 1}]})) is None

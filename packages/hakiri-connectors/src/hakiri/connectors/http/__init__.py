@@ -1,7 +1,7 @@
 """The http connector: a paginated JSON REST API as a source.
 
 ``connector`` is the ``hakiri.connectors`` entry point. Importing this package loads the
-config model only; httpx and pyarrow are imported when a source is built and read.
+config model only; urllib3 and pyarrow are imported when a source is built and read.
 """
 
 from hakiri.connectors.http.config import HttpSourceConfig

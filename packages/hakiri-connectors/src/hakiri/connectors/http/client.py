@@ -3,6 +3,9 @@
 Retried: 429, 500, 502, 503, 504, connection errors and timeouts. Everything else fails at
 once. Messages name the URL as configured (secret references, never their values) and pass
 through the caller's ``redact`` as a last line of defence.
+
+urllib3 sends (keep-alive, gzip/deflate decoding) and follows redirects; every other retry
+is this module's, so that backoff, ``Retry-After`` and the attempt count are one policy.
 """
 
 from __future__ import annotations
@@ -10,24 +13,63 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
+from http.client import RemoteDisconnected
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
-import httpx
 import orjson
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    HTTPError,
+    LocationValueError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ResponseError,
+)
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from hakiri.connectors.http._proxies import EnvironmentProxies
 from hakiri.connectors.http.config import RetryConfig
 from hakiri.core.errors import SourceError, SourceHttpError, SourceUnreachable
 from hakiri.core.ports import Clock
 
-__all__ = ["RETRY_STATUSES", "HttpRequest", "RetryingClient", "parse_retry_after"]
+__all__ = [
+    "RETRY_STATUSES",
+    "HttpRequest",
+    "HttpResponse",
+    "RetryingClient",
+    "parse_retry_after",
+]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _USER_AGENT = "hakiri-http/0.1"
+_DEFAULT_HEADERS = {
+    "Accept": "application/json",
+    "Accept-Encoding": "gzip, deflate",
+    "User-Agent": _USER_AGENT,
+}
+_MAX_REDIRECTS = 20
+_RETRIES = urllib3.Retry(
+    # urllib3 only follows redirects; retries are ours (below), so every failure surfaces
+    # at once: connect/read errors raised as they are, others wrapped in MaxRetryError.
+    total=None,
+    connect=False,
+    read=False,
+    other=0,
+    status=0,
+    redirect=_MAX_REDIRECTS,
+    respect_retry_after_header=False,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +83,25 @@ class HttpRequest:
     """The URL for messages: as configured, secret references intact."""
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A response read in full, its body decoded (gzip, deflate)."""
+
+    status: int
+    headers: Mapping[str, str]
+    """Case-insensitive; repeated headers joined with ", "."""
+    url: str
+    """The URL that answered: the request's, or after redirects the last one's."""
+    content: bytes
+    reason: str = ""
+    """The status line's reason phrase, as the server sent it."""
+
+    @property
+    def text(self) -> str:
+        """``content`` as UTF-8, undecodable bytes replaced."""
+        return self.content.decode("utf-8", errors="replace")
 
 
 def parse_retry_after(value: str, now: datetime) -> float | None:
@@ -64,23 +125,32 @@ def _one_line(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _transport_reason(exc: httpx.TransportError, timeout: float) -> str:
-    text = str(exc).lower()
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"connection timed out after {timeout:g} s"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"no response within {timeout:g} s"
-    if isinstance(exc, httpx.ConnectError):
-        if "refused" in text:
+def _transport_reason(exc: Exception, timeout: float) -> str:
+    if isinstance(exc, ProxyError):
+        return f"through the proxy: {_transport_reason(exc.original_error, timeout)}"
+    if isinstance(exc, NameResolutionError):
+        return "host name not found"
+    if isinstance(exc, NewConnectionError):  # a subclass of ConnectTimeoutError, so first
+        text = str(exc)
+        if "refused" in text.lower():
             return "connection refused"
-        if any(
-            marker in text
-            for marker in ("name or service", "nodename", "name resolution", "getaddrinfo")
-        ):
-            return "host name not found"
-    if isinstance(exc, httpx.RemoteProtocolError) and "disconnect" in text:
-        return "the server closed the connection without a response"
+        return _one_line(text.rsplit("Failed to establish a new connection: ", 1)[-1])
+    if isinstance(exc, ConnectTimeoutError):
+        return f"connection timed out after {timeout:g} s"
+    if isinstance(exc, Urllib3Timeout):
+        return f"no response within {timeout:g} s"
+    if isinstance(exc, ProtocolError) and exc.args:
+        # ("Connection aborted.", RemoteDisconnected(...)): the cause says what happened.
+        cause = exc.args[-1]
+        if isinstance(cause, RemoteDisconnected):
+            return "the server closed the connection without a response"
+        if isinstance(cause, BaseException):
+            return _one_line(str(cause)) or type(cause).__name__
     return _one_line(str(exc)) or type(exc).__name__
+
+
+def _is_timeout(exc: Exception) -> bool:
+    return isinstance(exc, Urllib3Timeout) and not isinstance(exc, NewConnectionError)
 
 
 def _status_hint(status: int) -> str:
@@ -95,8 +165,27 @@ def _status_hint(status: int) -> str:
     return "check source.params, source.headers and source.body"
 
 
+def _scheme(url: str) -> str:
+    if url.startswith("https://"):
+        return "https"
+    if url.startswith("http://"):
+        return "http"
+    return urlsplit(url).scheme.lower()
+
+
+def _final_url(raw: urllib3.BaseHTTPResponse, url: str) -> str:
+    """The URL that answered. urllib3's own ``response.url`` is only the request target
+    (``/path?query``), so the last redirect is taken from the retry history instead."""
+    history = raw.retries.history if raw.retries is not None else ()
+    for step in reversed(history):
+        if step.redirect_location:
+            return urljoin(step.url or url, step.redirect_location)
+    return url
+
+
 class RetryingClient:
-    """One ``httpx.Client`` plus the retry policy; ``close()`` closes the connections."""
+    """One urllib3 ``PoolManager`` (keep-alive connections) plus the retry policy;
+    ``close()`` closes the connections."""
 
     def __init__(
         self,
@@ -112,16 +201,18 @@ class RetryingClient:
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
-        self._client = httpx.Client(
-            timeout=timeout,
-            follow_redirects=True,
-            headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
-        )
+        self._pool_options: dict[str, Any] = {
+            "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+            "retries": _RETRIES,
+        }
+        self._pool = urllib3.PoolManager(**self._pool_options)
+        self._proxies = EnvironmentProxies(self._pool_options)
         self.attempts = 0
         """Requests sent so far, retries included."""
 
     def close(self) -> None:
-        self._client.close()
+        self._pool.clear()
+        self._proxies.clear()
 
     def backoff(self, attempt: int) -> float:
         """Delay after failed attempt ``attempt`` (1-based): exponential, capped, with
@@ -131,47 +222,71 @@ class RetryingClient:
 
     def send(
         self, request: HttpRequest, *, redact: Callable[[str], str] = lambda text: text
-    ) -> httpx.Response:
+    ) -> HttpResponse:
         """Send ``request``, retrying what is worth retrying; raise a ``SourceError``."""
-        max_attempts = self._retry.max_attempts
-        content = None
-        headers = dict(request.headers)
+        pool = self._pool_for(request, redact)
+        headers = urllib3.HTTPHeaderDict(_DEFAULT_HEADERS)
+        headers.update(request.headers)  # case-insensitive: the config's win
+        body = None
         if request.body is not None:
-            content = orjson.dumps(request.body)
-            if not any(name.lower() == "content-type" for name in headers):
+            body = orjson.dumps(request.body)
+            if "Content-Type" not in headers:
                 headers["Content-Type"] = "application/json"
+        max_attempts = self._retry.max_attempts
         for attempt in range(1, max_attempts + 1):
             self.attempts += 1
             try:
-                response = self._client.request(
-                    request.method, request.url, headers=headers, content=content
+                raw = pool.urlopen(
+                    request.method, request.url, body=body, headers=headers, preload_content=True
                 )
-            except httpx.TransportError as exc:
-                retryable = not isinstance(
-                    exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError
-                )
-                if retryable and attempt < max_attempts:
-                    self._sleep(self.backoff(attempt))
-                    continue
-                raise self._unreachable(request, exc, attempt, redact) from None
-            except httpx.InvalidURL:
+            except LocationValueError:
                 message = f"{request.method} {request.display}: not a valid URL"
                 raise SourceError(redact(message), hint="check source.url") from None
-            except httpx.RequestError as exc:  # e.g. too many redirects
-                message = f"{request.method} {request.display} failed: {_one_line(str(exc))}"
-                raise SourceError(redact(message), hint="check source.url") from None
-            if response.status_code in RETRY_STATUSES and attempt < max_attempts:
+            except HTTPError as exc:
+                failure: Exception = exc
+                if isinstance(exc, MaxRetryError) and exc.reason is not None:
+                    failure = exc.reason
+                if isinstance(failure, ResponseError | DecodeError):
+                    raise self._request_error(request, failure, redact) from None
+                if attempt < max_attempts:
+                    self._sleep(self.backoff(attempt))
+                    continue
+                raise self._unreachable(request, failure, attempt, redact) from None
+            except ValueError as exc:  # http.client refuses a header with a line break
+                raise self._invalid_request(request, exc, redact) from None
+            response = HttpResponse(
+                raw.status, raw.headers, _final_url(raw, request.url), raw.data, raw.reason or ""
+            )
+            if response.status in RETRY_STATUSES and attempt < max_attempts:
                 self._sleep(self._retry_delay(request, response, attempt, redact))
                 continue
-            if response.status_code >= 400:
+            if response.status >= 400:
                 raise self._http_error(request, response, attempt, redact)
             return response
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
+    def _pool_for(self, request: HttpRequest, redact: Callable[[str], str]) -> urllib3.PoolManager:
+        scheme = _scheme(request.url)
+        if scheme not in ("http", "https"):
+            reason = f"unsupported URL scheme {scheme!r}" if scheme else "the URL has no scheme"
+            raise SourceError(
+                redact(f"cannot request {request.display}: {reason} (http or https)"),
+                hint="check source.url",
+            )
+        try:
+            proxy = self._proxies.manager(request.url, scheme)
+        except LocationValueError:  # the proxy's URL; not shown, it may hold a password
+            raise SourceError(
+                f"cannot request {redact(request.display)}: the {scheme} proxy set in "
+                "the environment is not a valid URL",
+                hint=f"check {scheme.upper()}_PROXY (or ALL_PROXY)",
+            ) from None
+        return self._pool if proxy is None else proxy
+
     def _retry_delay(
         self,
         request: HttpRequest,
-        response: httpx.Response,
+        response: HttpResponse,
         attempt: int,
         redact: Callable[[str], str],
     ) -> float:
@@ -181,14 +296,14 @@ class RetryingClient:
             return self.backoff(attempt)
         if wait > self._retry.max_wait:
             message = (
-                f"{request.method} {request.display} returned HTTP {response.status_code} "
+                f"{request.method} {request.display} returned HTTP {response.status} "
                 f"and asked to wait {wait:g} s (Retry-After), more than "
                 f"source.retry.max_wait = {self._retry.max_wait:g} s"
             )
             raise SourceHttpError(
                 redact(message),
                 hint="try again later, or raise source.retry.max_wait",
-                status=response.status_code,
+                status=response.status,
                 url=redact(request.display),
                 retry_after=wait,
             )
@@ -199,17 +314,13 @@ class RetryingClient:
     def _unreachable(
         self,
         request: HttpRequest,
-        exc: httpx.TransportError,
+        exc: Exception,
         attempts: int,
         redact: Callable[[str], str],
     ) -> SourceError:
         reason = _transport_reason(exc, self._timeout)
-        if isinstance(exc, httpx.UnsupportedProtocol):
-            return SourceError(
-                redact(f"cannot request {request.display}: {reason}"), hint="check source.url"
-            )
         hint = "check source.url"
-        if isinstance(exc, httpx.TimeoutException):
+        if _is_timeout(exc):
             hint = "check source.url, or raise source.timeout"
         return SourceUnreachable(
             redact(f"cannot reach {request.display}: {reason}"),
@@ -218,18 +329,48 @@ class RetryingClient:
             attempts=attempts,
         )
 
+    def _request_error(
+        self, request: HttpRequest, exc: Exception, redact: Callable[[str], str]
+    ) -> SourceError:
+        """A failure retrying cannot fix: a redirect loop, a body that does not decode."""
+        if isinstance(exc, DecodeError):
+            reason = "the response body does not match its Content-Encoding"
+            hint = "check source.url: the server sent a corrupt compressed body"
+        else:
+            reason = f"more than {_MAX_REDIRECTS} redirects"
+            hint = "check source.url"
+        message = f"{request.method} {request.display} failed: {reason}"
+        return SourceError(redact(message), hint=hint)
+
+    def _invalid_request(
+        self, request: HttpRequest, exc: ValueError, redact: Callable[[str], str]
+    ) -> SourceError:
+        # The exception's text may quote a header value, secret included: not shown.
+        if "header" in str(exc).lower():
+            return SourceError(
+                redact(
+                    f"cannot request {request.display}: a header name or value is not valid "
+                    "(a line break or control character?)"
+                ),
+                hint="check source.headers and the secrets they reference",
+            )
+        return SourceError(
+            redact(f"cannot request {request.display}: the request is not valid"),
+            hint="check source.url, source.params and source.headers",
+        )
+
     def _http_error(
         self,
         request: HttpRequest,
-        response: httpx.Response,
+        response: HttpResponse,
         attempts: int,
         redact: Callable[[str], str],
     ) -> SourceHttpError:
-        status = response.status_code
+        status = response.status
         try:
             phrase = HTTPStatus(status).phrase
         except ValueError:
-            phrase = response.reason_phrase
+            phrase = response.reason
         message = f"{request.method} {request.display} returned HTTP {status} {phrase}".rstrip()
         if attempts > 1:
             message += f" after {attempts} attempts"

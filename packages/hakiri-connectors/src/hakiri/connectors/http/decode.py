@@ -101,7 +101,13 @@ class ArrowDecoder:
             parsed = self._parse(document)
             table = self._records_of(parsed)
             cursor = self._max_cursor(table)
-        except (_NotColumnar, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        except (
+            _NotColumnar,
+            KeyError,  # a records path the response lacks: the Python path says so clearly
+            pa.ArrowInvalid,
+            pa.ArrowTypeError,
+            pa.ArrowNotImplementedError,
+        ):
             # Only this page takes the Python path; the schema learnt so far still fits the
             # pages around it.
             return None

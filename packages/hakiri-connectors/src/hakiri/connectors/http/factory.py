@@ -39,7 +39,7 @@ class HttpConnector:
         config = validate_options(HttpSourceConfig, options, self.name)
         for name in find_secret_refs(config.model_dump(mode="json")):
             host.secrets.resolve(name)  # the value is dropped: only its existence matters
-        # Imported here so that loading the entry point stays cheap (httpx is imported
+        # Imported here so that loading the entry point stays cheap (urllib3 is imported
         # only when a source is actually built).
         from hakiri.connectors.http.source import HttpSource
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import orjson
 
 from hakiri.connectors.http._secrets import SecretScope
-from hakiri.connectors.http.client import HttpRequest, RetryingClient
+from hakiri.connectors.http.client import HttpRequest, HttpResponse, RetryingClient
 from hakiri.connectors.http.config import HttpSourceConfig
 from hakiri.connectors.http.paginate import (
     PageRequest,
@@ -26,8 +26,6 @@ from hakiri.core.ports import Host
 from hakiri.core.records import Page, PageData, Plan, StreamInfo
 
 if TYPE_CHECKING:
-    import httpx
-
     from hakiri.connectors.http.decode import ArrowDecoder, DecodedPage
 
 __all__ = ["HttpSource", "build_url", "display_url"]
@@ -154,7 +152,7 @@ class HttpSource:
             self.config.pagination,
             current,
             PageResponse(
-                url=str(response.url),
+                url=response.url,
                 document=decoded.document,
                 record_count=decoded.table.num_rows,
                 next_link=_next_link(response),
@@ -186,7 +184,7 @@ class HttpSource:
         return self._arrow
 
     def _decode_in_python(
-        self, page: Page, response: httpx.Response, request: HttpRequest, scope: SecretScope
+        self, page: Page, response: HttpResponse, request: HttpRequest, scope: SecretScope
     ) -> DecodedPage:
         """The path for any response shape: a Python object per record, then Arrow."""
         from hakiri.connectors.http.decode import DecodedPage
@@ -205,7 +203,7 @@ class HttpSource:
             ) from None
         return DecodedPage(table, document, self._max_cursor(records))
 
-    def _parse(self, response: httpx.Response, request: HttpRequest, scope: SecretScope) -> Any:
+    def _parse(self, response: HttpResponse, request: HttpRequest, scope: SecretScope) -> Any:
         if not response.content.strip():
             return None
         try:
@@ -254,13 +252,13 @@ class HttpSource:
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*?\brel="?next"?', re.IGNORECASE)
 
 
-def _next_link(response: httpx.Response) -> str | None:
+def _next_link(response: HttpResponse) -> str | None:
     """The ``rel="next"`` target of the ``Link`` header, made absolute."""
     header = response.headers.get("link")
     match = _NEXT_LINK.search(header) if header else None
     if match is None or not match.group(1).strip():
         return None
-    target = match.group(1).strip()
+    target: str = match.group(1).strip()
     if target.startswith(("http://", "https://")):
         return target  # the common case; skips a URL parse per page
-    return str(response.url.join(target))
+    return urljoin(response.url, target)
