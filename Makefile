@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 
 step = @printf '\n==> %s\n' "$(1)"
 
-.PHONY: help bootstrap sync lint typecheck test demo build clean
+.PHONY: help bootstrap sync lint typecheck test demo bench build clean
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -36,9 +36,10 @@ bootstrap: ## Make sure uv is available (PATH, else a private copy in .tools/)
 	fi
 	@echo "uv: $(UV) ($$("$(UV)" --version))"
 
-sync: bootstrap ## Install the locked dev environment (.venv, every dependency group)
+# The bench group (dlt, only the ingest benchmark needs it) stays out of the dev environment.
+sync: bootstrap ## Install the locked dev environment (.venv, every dependency group but bench)
 	$(call step,uv sync)
-	"$(UV)" sync --locked --all-groups
+	"$(UV)" sync --locked --all-groups --no-group bench
 
 lint: sync ## Ruff: lint rules and formatting
 	$(call step,ruff check)
@@ -59,6 +60,13 @@ test: bootstrap sync lint typecheck ## The whole suite CI runs: sync, lint, type
 
 demo: sync ## Run the end-to-end demo (scripts/demo.py)
 	$(RUN) python scripts/demo.py
+
+BENCH_ARGS ?=
+bench: bootstrap ## Ingest benchmark vs the floor loop and dlt (1M, 10M rows; BENCH_ARGS=...)
+	$(call step,uv sync (with the bench group))
+	"$(UV)" sync --locked --all-groups
+	$(call step,benchmarks/ingest.py)
+	$(RUN) python benchmarks/ingest.py $(BENCH_ARGS)
 
 # dist/ is emptied first so it holds exactly this version's artifacts.
 build: bootstrap ## Build every member's sdist and wheel into dist/

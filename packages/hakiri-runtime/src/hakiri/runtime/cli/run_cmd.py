@@ -18,9 +18,11 @@ __all__ = ["run"]
 def run(pipelines: tuple[str, ...], run_all: bool, project_dir: Path | None, as_json: bool) -> None:
     """Run PIPELINES now (resuming any that an earlier run left unfinished)."""
     from hakiri.core.errors import HakiriError
+    from hakiri.runtime._malloc import tune_malloc
     from hakiri.runtime.executor import run_pipeline
     from hakiri.runtime.progress import TerminalProgress, format_rate
 
+    tune_malloc()
     project = load_project_at(project_dir)
     names = list(project.manifest.pipelines) if run_all else list(pipelines)
     if not names:
