@@ -37,9 +37,11 @@ bootstrap: ## Make sure uv is available (PATH, else a private copy in .tools/)
 	@echo "uv: $(UV) ($$("$(UV)" --version))"
 
 # The bench group (dlt, only the ingest benchmark needs it) stays out of the dev environment.
+# Bytecode is compiled at install, as pip does: every `hakiri` subprocess a test starts would
+# otherwise compile its dependencies again (where PYTHONDONTWRITEBYTECODE is set).
 sync: bootstrap ## Install the locked dev environment (.venv, every dependency group but bench)
 	$(call step,uv sync)
-	"$(UV)" sync --locked --all-groups --no-group bench
+	"$(UV)" sync --locked --all-groups --no-group bench --compile-bytecode
 
 lint: sync ## Ruff: lint rules and formatting
 	$(call step,ruff check)
@@ -64,7 +66,7 @@ demo: sync ## Run the end-to-end demo (scripts/demo.py)
 BENCH_ARGS ?=
 bench: bootstrap ## Ingest benchmark vs the floor loop and dlt (1M, 10M rows; BENCH_ARGS=...)
 	$(call step,uv sync (with the bench group))
-	"$(UV)" sync --locked --all-groups
+	"$(UV)" sync --locked --all-groups --compile-bytecode
 	$(call step,benchmarks/ingest.py)
 	$(RUN) python benchmarks/ingest.py $(BENCH_ARGS)
 
