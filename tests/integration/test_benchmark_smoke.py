@@ -77,3 +77,15 @@ pagination = {{ kind = "link_header" }}
             digests.append(_parquet_digests(project))
     assert digests[0]
     assert digests[0] == digests[1]
+    # Nested JSON stays nested: objects are Parquet structs, arrays are lists.
+    types = run_hakiri(
+        "query",
+        'select typeof("user"), typeof(labels), typeof(reactions) from issues limit 1',
+        "--format",
+        "json",
+        cwd=tmp_path / "first",
+    ).check()
+    user, labels, reactions = types.json()["rows"][0]
+    assert user.startswith("STRUCT(") and "login" in user
+    assert labels.startswith("STRUCT(") and labels.endswith("[]")
+    assert reactions.startswith("STRUCT(")
