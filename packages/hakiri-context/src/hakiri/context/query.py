@@ -16,13 +16,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from hakiri.context._duckdb import import_duckdb, import_polars
 from hakiri.context._gate import admit
 from hakiri.context._views import create_views, first_line, literal
 from hakiri.context.errors import QuerySyntaxError, UnknownName
+from hakiri.core.closing import Closing
 from hakiri.core.errors import HakiriError, QueryError, QueryRefused, QueryTimeout, StoreError
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class QueryResult:
         return frame
 
 
-class QueryConnection:
+class QueryConnection(Closing):
     """A locked-down DuckDB connection over a store's committed files."""
 
     def __init__(
@@ -162,17 +162,6 @@ class QueryConnection:
     def close(self) -> None:
         with self._lock:
             self._con.close()
-
-    def __enter__(self) -> QueryConnection:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _translate(self, exc: BaseException) -> HakiriError:
         ddb = import_duckdb()

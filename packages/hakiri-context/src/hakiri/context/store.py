@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from hakiri.context.catalog import catalog_scheme, open_catalog
@@ -25,6 +24,7 @@ from hakiri.context.query import (
     QueryResult,
     open_connection,
 )
+from hakiri.core.closing import Closing
 from hakiri.core.errors import StoreError, UnknownTable
 from hakiri.core.records import CatalogEvent, SchemaVersion, TableRecord
 from hakiri.core.schema import Schema
@@ -83,7 +83,7 @@ class TableSchema:
         }
 
 
-class ContextStore:
+class ContextStore(Closing):
     """An open context store: its catalog (read-only) and, once queried, a DuckDB
     connection over its committed files.
 
@@ -166,17 +166,6 @@ class ContextStore:
         self._closed = True
         self.refresh()
         self.catalog.close()
-
-    def __enter__(self) -> ContextStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"ContextStore({str(self.root)!r})"

@@ -13,8 +13,8 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from types import TracebackType
 
+from hakiri.core.closing import Closing
 from hakiri.core.ports import Source
 from hakiri.core.records import Page, PageData
 
@@ -23,7 +23,7 @@ __all__ = ["PageReader"]
 _DONE = object()
 
 
-class PageReader:
+class PageReader(Closing):
     """Iterate ``(page, data)`` in order; a read error is raised at its page's turn."""
 
     def __init__(self, source: Source, pages: Iterable[Page], *, depth: int) -> None:
@@ -81,14 +81,3 @@ class PageReader:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-    def __enter__(self) -> PageReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

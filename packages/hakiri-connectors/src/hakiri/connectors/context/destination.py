@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from hakiri.core.closing import Closing
 from hakiri.core.errors import StoreError
 from hakiri.core.ports import Host
 from hakiri.core.records import CommitRequest, CommitResult, StagedFile
@@ -47,22 +47,11 @@ def run_id_of(file_name: str) -> str | None:
     return None
 
 
-class ContextDestination:
+class ContextDestination(Closing):
     """Implements ``hakiri.core.ports.Destination`` over the host's store and catalog."""
 
     def __init__(self, host: Host) -> None:
         self._host = host
-
-    def __enter__(self) -> ContextDestination:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def store_root(self) -> Path:

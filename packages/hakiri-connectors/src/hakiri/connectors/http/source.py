@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -20,6 +19,7 @@ from hakiri.connectors.http.paginate import (
     next_request,
 )
 from hakiri.connectors.http.select import MISSING, get_path, select_records
+from hakiri.core.closing import Closing
 from hakiri.core.cursor import CursorKind, JsonValue
 from hakiri.core.errors import SourceError
 from hakiri.core.ports import Host
@@ -76,7 +76,7 @@ def _stream_name(url: str) -> str:
     return name[:63]
 
 
-class HttpSource:
+class HttpSource(Closing):
     """A paginated JSON REST API (implements ``hakiri.core.ports.Source``)."""
 
     def __init__(
@@ -88,17 +88,6 @@ class HttpSource:
             timeout=config.timeout, retry=config.retry, clock=host.clock
         )
         self._arrow: ArrowDecoder | None = None
-
-    def __enter__(self) -> HttpSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def requests_sent(self) -> int:
