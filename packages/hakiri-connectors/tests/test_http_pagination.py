@@ -120,3 +120,29 @@ def test_a_page_read_in_another_process_gives_the_same_result(host: TestHost) ->
             second = first.next_pages[0]
             revived = type(second).from_dict(json.loads(json.dumps(second.to_dict())))
             assert source.read(revived).table.equals(source.read(second).table)
+
+
+def test_link_pages_are_fetched_one_ahead_but_one_at_a_time(
+    demo_api: DemoApi, host: TestHost
+) -> None:
+    from hakiri.connectors.http.config import HttpSourceConfig
+    from hakiri.connectors.http.source import HttpSource
+
+    config = HttpSourceConfig.model_validate(
+        {
+            "url": f"{demo_api.url}/issues",
+            "params": {"style": "link", "per_page": 10},
+            "pagination": {"kind": "link_header"},
+        }
+    )
+    with HttpSource(config, host) as source:
+        first = source.read(source.plan(None).pages[0])
+        # A first read (discover, a sample) sends exactly one request.
+        assert len(demo_api.requests_to("/issues")) == 1
+        second = source.read(first.next_pages[0])
+        third = source.read(second.next_pages[0])
+    pages = [int(r.param("page") or 1) for r in demo_api.requests_to("/issues")]
+    # Page 4 was requested ahead while page 3 was decoded; nothing twice, nothing skipped.
+    assert pages == [1, 2, 3, 4]
+    ids = [t.column("id").to_pylist() for t in (first.table, second.table, third.table)]
+    assert ids == [list(range(1, 11)), list(range(11, 21)), list(range(21, 31))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -10,7 +11,7 @@ import orjson
 
 from hakiri.connectors.http._secrets import SecretScope
 from hakiri.connectors.http.client import HttpRequest, HttpResponse, RetryingClient
-from hakiri.connectors.http.config import HttpSourceConfig
+from hakiri.connectors.http.config import HttpSourceConfig, LinkHeaderPagination
 from hakiri.connectors.http.paginate import (
     PageRequest,
     PageResponse,
@@ -88,6 +89,13 @@ class HttpSource(Closing):
             timeout=config.timeout, retry=config.retry, clock=host.clock
         )
         self._arrow: ArrowDecoder | None = None
+        # One response fetched ahead (header-driven pagination only): decoding a page and
+        # waiting for the next overlap, while requests still go one at a time.
+        self._pool: ThreadPoolExecutor | None = None
+        self._reads = 0
+        self._ahead: tuple[Page, Future[tuple[HttpRequest, SecretScope, HttpResponse]]] | None = (
+            None
+        )
 
     @property
     def requests_sent(self) -> int:
@@ -95,6 +103,10 @@ class HttpSource(Closing):
         return self._client.attempts
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._ahead = None
         self._client.close()
 
     def _cursor_kind(self) -> CursorKind:
@@ -117,6 +129,42 @@ class HttpSource(Closing):
     def read(self, page: Page) -> PageData:
         """Request ``page``; return its records, the next page and the cursor reached."""
         current: PageRequest = dict(page.params)
+        request, scope, response = self._response_for(page, current)
+        header_next = self._header_next(current, response)
+        self._reads += 1
+        if header_next is not None and self._reads > 1:
+            # The next page is known from the headers alone: start fetching it now, so the
+            # request is on the wire while this page is decoded. Not on a first read, which
+            # may be all a caller wants (discover, a sample).
+            self._lookahead(self._stored_page(page, header_next, scope))
+        decoded = self._decoder().decode(response.content)
+        if decoded is None:
+            decoded = self._decode_in_python(page, response, request, scope)
+        following = (
+            header_next
+            if isinstance(self.config.pagination, LinkHeaderPagination)
+            else next_request(
+                self.config.pagination,
+                current,
+                PageResponse(
+                    url=response.url,
+                    document=decoded.document,
+                    record_count=decoded.table.num_rows,
+                    next_link=_next_link(response),
+                ),
+            )
+        )
+        next_pages = []
+        if following is not None:
+            next_pages.append(self._stored_page(page, following, scope))
+        return PageData(
+            table=decoded.table,
+            next_pages=next_pages,
+            cursor=decoded.cursor,
+            bytes_read=len(response.content),
+        )
+
+    def _request(self, page: Page, current: PageRequest) -> tuple[HttpRequest, SecretScope]:
         url = current.get("url")
         if not isinstance(url, str):
             raise SourceError(
@@ -133,32 +181,42 @@ class HttpSource(Closing):
             headers={name: scope.text(value) for name, value in self.config.headers.items()},
             body=scope.json(self.config.body),
         )
-        response = self._client.send(request, redact=scope.redact)
-        decoded = self._decoder().decode(response.content)
-        if decoded is None:
-            decoded = self._decode_in_python(page, response, request, scope)
-        following = next_request(
-            self.config.pagination,
-            current,
-            PageResponse(
-                url=response.url,
-                document=decoded.document,
-                record_count=decoded.table.num_rows,
-                next_link=_next_link(response),
-            ),
-        )
-        next_pages = []
-        if following is not None:
-            # The server built these URLs from what we sent: turn secret values back into
-            # references before they become a page descriptor (which is stored).
-            stored = scope.to_refs_json(following)
-            next_pages.append(Page(f"page-{_page_number(page.key) + 1}", stored))
-        return PageData(
-            table=decoded.table,
-            next_pages=next_pages,
-            cursor=decoded.cursor,
-            bytes_read=len(response.content),
-        )
+        return request, scope
+
+    def _fetch(self, page: Page) -> tuple[HttpRequest, SecretScope, HttpResponse]:
+        request, scope = self._request(page, dict(page.params))
+        return request, scope, self._client.send(request, redact=scope.redact)
+
+    def _response_for(
+        self, page: Page, current: PageRequest
+    ) -> tuple[HttpRequest, SecretScope, HttpResponse]:
+        """The response of ``page``: the one fetched ahead if it is this page, else a new
+        request. Requests stay strictly one after another either way."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead_page, future = ahead
+            if ahead_page == page:
+                return future.result()  # re-raises the fetch's error, at this page's turn
+            wait([future])  # a page we will not use: let it finish before the next request
+        request, scope = self._request(page, current)
+        return request, scope, self._client.send(request, redact=scope.redact)
+
+    def _header_next(self, current: PageRequest, response: HttpResponse) -> PageRequest | None:
+        """The next page's request when the headers alone say it (``Link: rel=next``)."""
+        if not isinstance(self.config.pagination, LinkHeaderPagination):
+            return None
+        response_view = PageResponse(response.url, None, -1, _next_link(response))
+        return next_request(self.config.pagination, current, response_view)
+
+    def _stored_page(self, page: Page, request: PageRequest, scope: SecretScope) -> Page:
+        # The server built these URLs from what we sent: turn secret values back into
+        # references before they become a page descriptor (which is stored).
+        return Page(f"page-{_page_number(page.key) + 1}", scope.to_refs_json(request))
+
+    def _lookahead(self, page: Page) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hakiri-http")
+        self._ahead = (page, self._pool.submit(self._fetch, page))
 
     def _decoder(self) -> ArrowDecoder:
         if self._arrow is None:
