@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.net import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 WORKDIR = REPO / ".demo"
@@ -38,13 +37,12 @@ def hakiri(*args: str, cwd: Path) -> None:
 def main() -> int:
     shutil.rmtree(WORKDIR, ignore_errors=True)
     WORKDIR.mkdir()
+    # The scaffolded manifest names :8765; any free port works since we rewrite the URLs.
     try:
-        port = DEFAULT_PORT
-        with DemoApi(port=port, issues=2_500):
-            pass
+        api = DemoApi(port=DEFAULT_PORT, issues=2_500).start()
     except OSError:
-        port = free_port()
-    with DemoApi(port=port, issues=2_500) as api:
+        api = DemoApi(port=0, issues=2_500).start()
+    with api:
         print(f"demo API listening on {api.url}")
         hakiri("init", "demo", cwd=WORKDIR)
         project = WORKDIR / "demo"

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from hakiri.core.batch import concat_batches
+
 __all__ = ["Chunk"]
 
 
@@ -19,8 +21,11 @@ class Chunk:
     def __init__(self) -> None:
         self._groups: list[tuple[pa.Schema, list[pa.Table]]] = []
         self.rows = 0
+        self.pages: list[str] = []
+        """Keys of the pages taken into this chunk, empty ones included."""
 
-    def add(self, table: pa.Table) -> None:
+    def add(self, page_key: str, table: pa.Table) -> None:
+        self.pages.append(page_key)
         if table.num_rows == 0:
             return
         self.rows += table.num_rows
@@ -41,8 +46,5 @@ class Chunk:
 
     def tables(self) -> Iterator[pa.Table]:
         """One table per file to write, in page order."""
-        for schema, tables in self._groups:
-            if all(t.schema == schema for t in tables):
-                yield pa.concat_tables(tables)
-            else:
-                yield pa.concat_tables(tables, promote_options="permissive")
+        for _, tables in self._groups:
+            yield concat_batches(tables)

@@ -149,7 +149,6 @@ class RunExecutor:
         self.seq = 0
         self.files = 0
         self.chunk = Chunk()
-        self.buffer_pages: list[str] = []
 
     # -- recovery ---------------------------------------------------------------------------
 
@@ -217,8 +216,7 @@ class RunExecutor:
                 table = data.table
                 for transform in self.transforms:
                     table = transform.apply(table)
-                self.chunk.add(table)
-                self.buffer_pages.append(page.key)
+                self.chunk.add(page.key, table)
                 self.summary.pages += 1
                 self.summary.rows += table.num_rows
                 if on_page is not None:
@@ -261,7 +259,7 @@ class RunExecutor:
         now = self.clock.now()
         payload = {
             "seq": self.seq,
-            "pages": list(self.buffer_pages),
+            "pages": list(self.chunk.pages),
             "rows": self.chunk.rows,
             "files": [{"path": f.path, "rows": f.rows, "checksum": f.checksum} for f in staged],
         }
@@ -278,7 +276,7 @@ class RunExecutor:
             expected_version=self.version,
             step=StepRecord(self.run_id, f"commit:{self.seq}", "commit", payload, now),
             finalize=finalize,
-            pages=len(self.buffer_pages),
+            pages=len(self.chunk.pages),
             primary_key=tuple(self.spec.destination.primary_key),
         )
         failpoint("before_commit")
@@ -291,7 +289,6 @@ class RunExecutor:
         self.summary.files += len(staged)
         self.seq += 1
         self.chunk = Chunk()
-        self.buffer_pages.clear()
 
     def _fail(self, exc: BaseException) -> None:
         if self.run_id is None:
