@@ -16,7 +16,8 @@ class CursorKind(enum.StrEnum):
     """How a cursor value moves forward."""
 
     MONOTONIC = "monotonic"
-    """An ordered watermark (timestamp, id): the newest of two values wins; merges freely."""
+    """An ordered watermark (timestamp, id), or a mapping of shard → watermark: the newest
+    value wins (per shard); merges freely."""
     OPAQUE_TOKEN = "opaque-token"
     """A token only the source understands (a sync token, a change-stream position)."""
     SNAPSHOT_ID = "snapshot-id"
@@ -28,6 +29,13 @@ class CursorKind(enum.StrEnum):
             return current
         if current is None or self is not CursorKind.MONOTONIC:
             return observed
+        if isinstance(current, dict) and isinstance(observed, dict):
+            # A sharded watermark ({"owner/repo": "2026-…"}): each shard moves on its own,
+            # so two cursors merge key by key and neither shard ever goes back.
+            merged = dict(current)
+            for shard, value in observed.items():
+                merged[shard] = self.advance(merged.get(shard), value)
+            return merged
         try:
             return observed if observed > current else current
         except TypeError:

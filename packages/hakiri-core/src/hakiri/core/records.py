@@ -93,6 +93,10 @@ class StreamInfo:
     cursor_field: str | None = None
     primary_key: tuple[str, ...] = ()
     description: str = ""
+    options: dict[str, JsonValue] = field(default_factory=dict)
+    """Connector options that select this stream, merged over the configured ones (e.g.
+    ``{"table": "public.orders"}``): how ``sample`` and an agent reach a stream the
+    pipeline does not read."""
 
 
 @dataclass(frozen=True, slots=True)
