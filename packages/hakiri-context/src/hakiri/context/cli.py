@@ -65,13 +65,13 @@ def query_command(sql: str, project: Path | None, limit: int, timeout: float, fm
 
 
 def _run(sql: str, project: Path | None, limit: int, timeout: float, fmt: str) -> str:
-    from hakiri.context._format import render
     from hakiri.context.store import open_store
     from hakiri.core.manifest import find_project_root
+    from hakiri.core.render import render
 
     if sql == "-":
         sql = sys.stdin.read()
     root = project if project is not None else find_project_root(Path.cwd())
     with open_store(root) as store:
         result = store.query(sql, limit=limit, timeout=timeout)
-    return render(result, fmt, limit)
+    return render(result.table, fmt, limit, truncated=result.truncated)

@@ -32,6 +32,7 @@ from hakiri.core.records import (
     RunStatus,
     StagedFile,
     StepRecord,
+    WriteDisposition,
 )
 from hakiri.runtime.chunk import Chunk
 from hakiri.runtime.cursor_state import CursorState
@@ -176,7 +177,10 @@ class RunExecutor:
             queue: deque[Page] = deque(state.frontier)
             self.summary.resumed_from = state.run_id
         else:
-            plan = self.source.plan(state.position)
+            # A replace rebuilds the whole table, so its sweep reads everything whatever the
+            # committed position says; the others continue from the committed position.
+            replacing = self.spec.destination.write is WriteDisposition.REPLACE
+            plan = self.source.plan(None if replacing else state.position)
             kind = plan.cursor_kind
             queue = deque(plan.pages)
             state = CursorState(position=state.position, sweep=state.position)

@@ -12,7 +12,7 @@ from typing import Any
 from hakiri.core.manifest import PipelineSpec, Project
 from hakiri.core.plugins import open_catalog
 from hakiri.core.ports import Catalog
-from hakiri.core.records import RunRecord
+from hakiri.core.records import RunRecord, WriteDisposition
 from hakiri.runtime.cursor_state import CursorState
 
 __all__ = ["describe_pipeline", "list_pipelines", "open_existing_catalog", "plan_pipeline"]
@@ -159,7 +159,9 @@ def plan_pipeline(project: Project, name: str) -> dict[str, Any]:
         )
         source = resolved.source.create(resolved.source_options, host)
         try:
-            planned = source.plan(state.position)
+            # As in a run: a replace sweep reads everything, whatever the cursor says.
+            replacing = resolved.spec.destination.write is WriteDisposition.REPLACE
+            planned = source.plan(None if replacing else state.position)
         finally:
             source.close()
         plan["mode"] = "incremental" if state.position is not None else "full"

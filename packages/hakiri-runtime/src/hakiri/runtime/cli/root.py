@@ -18,6 +18,7 @@ BUILTIN_COMMANDS = {
     "plan": "hakiri.runtime.cli.plan_cmd:plan",
     "pipeline": "hakiri.runtime.cli.pipeline_cmd:pipeline",
     "schema": "hakiri.runtime.cli.schema_cmd:schema",
+    "source": "hakiri.runtime.cli.source_cmd:source",
 }
 PLUGIN_GROUP = "hakiri.cli"
 

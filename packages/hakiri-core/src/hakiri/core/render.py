@@ -1,4 +1,5 @@
-"""How ``hakiri query`` prints a result: an aligned text table, JSON, or CSV."""
+"""How the CLI prints rows (``hakiri query``, ``hakiri source sample``): an aligned text
+table, JSON, or CSV."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hakiri.context.query import QueryResult
+    import pyarrow as pa
 
 __all__ = ["render"]
 
 _MAX_CELL = 60
 
 
-def render(result: QueryResult, fmt: str, limit: int) -> str:
-    columns, rows = _rows(result)
+def render(table: pa.Table, fmt: str, limit: int, *, truncated: bool = False) -> str:
+    """``table`` as ``fmt`` (table, json or csv); ``truncated`` says more rows existed."""
+    columns, rows = _rows(table)
     if fmt == "json":
-        document = {"columns": columns, "rows": rows, "truncated": result.truncated}
+        document = {"columns": columns, "rows": rows, "truncated": truncated}
         return json.dumps(document, default=str, ensure_ascii=False) + "\n"
     if fmt == "csv":
         out = io.StringIO()
@@ -27,13 +29,13 @@ def render(result: QueryResult, fmt: str, limit: int) -> str:
         writer.writerow(columns)
         writer.writerows(["" if v is None else _text(v) for v in row] for row in rows)
         return out.getvalue()
-    return _table(result, columns, rows, limit)
+    return _table(table, columns, rows, limit, truncated)
 
 
-def _rows(result: QueryResult) -> tuple[list[str], list[list[Any]]]:
+def _rows(table: pa.Table) -> tuple[list[str], list[list[Any]]]:
     # Column-wise, so two columns with the same name both survive (to_pylist would not).
-    values = [column.to_pylist() for column in result.table.columns]
-    return result.columns, [list(row) for row in zip(*values, strict=True)]
+    values = [column.to_pylist() for column in table.columns]
+    return list(table.column_names), [list(row) for row in zip(*values, strict=True)]
 
 
 def _text(value: Any) -> str:
@@ -48,12 +50,14 @@ def _cell(value: Any) -> str:
     return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
 
 
-def _table(result: QueryResult, columns: list[str], rows: list[list[Any]], limit: int) -> str:
+def _table(
+    table: pa.Table, columns: list[str], rows: list[list[Any]], limit: int, truncated: bool
+) -> str:
     import pyarrow as pa
 
     numeric = [
         pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
-        for t in result.table.schema.types
+        for t in table.schema.types
     ]
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
@@ -72,7 +76,7 @@ def _table(result: QueryResult, columns: list[str], rows: list[list[Any]], limit
     )
     count = len(rows)
     footer = f"{count} row{'' if count == 1 else 's'}"
-    if result.truncated:
+    if truncated:
         footer += f" (truncated at {limit})"
     return "\n".join([*lines, footer]) + "\n"
 
