@@ -1,7 +1,9 @@
 """HTTP requests with retries: backoff with jitter, ``Retry-After``, one-line errors.
 
 Retried: 429, 500, 502, 503, 504, connection errors and timeouts. Everything else fails at
-once. Messages name the URL as configured (secret references, never their values) and pass
+once. With ``RetryConfig.rate_limit`` the client also waits out a rate limit (a 403/429
+saying no request is left, or a success saying the last one was used) until its reset.
+Messages name the URL as configured (secret references, never their values) and pass
 through the caller's ``redact`` as a last line of defence.
 
 urllib3 sends (keep-alive, gzip/deflate decoding) and follows redirects; every other retry
@@ -52,6 +54,9 @@ __all__ = [
 ]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_MAX_RATE_LIMIT_WAITS = 10
+"""Rate-limited answers to one request that are waited out; a server still refusing after
+that many waits, each as long as it asked, is not going to let the request through."""
 _USER_AGENT = "hakiri-http/0.1"
 _DEFAULT_HEADERS = {
     "Accept": "application/json",
@@ -209,6 +214,9 @@ class RetryingClient:
         self._proxies = EnvironmentProxies(self._pool_options)
         self.attempts = 0
         """Requests sent so far, retries included."""
+        self._resume_at: float | None = None
+        """When the rate limit resets (Unix time), after a response said it was used up:
+        the next request waits for it (only with ``retry.rate_limit``)."""
 
     def close(self) -> None:
         self._pool.clear()
@@ -233,37 +241,188 @@ class RetryingClient:
             if "Content-Type" not in headers:
                 headers["Content-Type"] = "application/json"
         max_attempts = self._retry.max_attempts
-        for attempt in range(1, max_attempts + 1):
-            self.attempts += 1
-            try:
-                raw = pool.urlopen(
-                    request.method, request.url, body=body, headers=headers, preload_content=True
-                )
-            except LocationValueError:
-                message = f"{request.method} {request.display}: not a valid URL"
-                raise SourceError(redact(message), hint="check source.url") from None
-            except HTTPError as exc:
-                failure: Exception = exc
-                if isinstance(exc, MaxRetryError) and exc.reason is not None:
-                    failure = exc.reason
-                if isinstance(failure, ResponseError | DecodeError):
-                    raise self._request_error(request, failure, redact) from None
-                if attempt < max_attempts:
-                    self._sleep(self.backoff(attempt))
-                    continue
-                raise self._unreachable(request, failure, attempt, redact) from None
-            except ValueError as exc:  # http.client refuses a header with a line break
-                raise self._invalid_request(request, exc, redact) from None
-            response = HttpResponse(
-                raw.status, raw.headers, _final_url(raw, request.url), raw.data, raw.reason or ""
-            )
+        attempt = 0
+        limited = 0  # rate-limited answers to this request so far
+        while True:
+            self._await_quota(request, redact)
+            attempt += 1
+            response = self._attempt(pool, request, headers, body, attempt, redact)
+            if response is None:
+                continue  # a transport error, slept on; _attempt raises on the last attempt
+            wait = self._rate_limit_wait(request, response, limited, redact)
+            if wait is not None:
+                # Not a failure: the server said when to come back, and coming back then
+                # succeeds. So it does not use up an attempt.
+                limited += 1
+                attempt -= 1
+                self._sleep(wait)
+                continue
             if response.status in RETRY_STATUSES and attempt < max_attempts:
                 self._sleep(self._retry_delay(request, response, attempt, redact))
                 continue
             if response.status >= 400:
                 raise self._http_error(request, response, attempt, redact)
+            self._note_quota(response)
             return response
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _attempt(
+        self,
+        pool: urllib3.PoolManager,
+        request: HttpRequest,
+        headers: urllib3.HTTPHeaderDict,
+        body: bytes | None,
+        attempt: int,
+        redact: Callable[[str], str],
+    ) -> HttpResponse | None:
+        """One request on the wire: its response, or None after sleeping on a transport
+        error worth retrying."""
+        self.attempts += 1
+        try:
+            raw = pool.urlopen(
+                request.method, request.url, body=body, headers=headers, preload_content=True
+            )
+        except LocationValueError:
+            message = f"{request.method} {request.display}: not a valid URL"
+            raise SourceError(redact(message), hint="check source.url") from None
+        except HTTPError as exc:
+            failure: Exception = exc
+            if isinstance(exc, MaxRetryError) and exc.reason is not None:
+                failure = exc.reason
+            if isinstance(failure, ResponseError | DecodeError):
+                raise self._request_error(request, failure, redact) from None
+            if attempt < self._retry.max_attempts:
+                self._sleep(self.backoff(attempt))
+                return None
+            raise self._unreachable(request, failure, attempt, redact) from None
+        except ValueError as exc:  # http.client refuses a header with a line break
+            raise self._invalid_request(request, exc, redact) from None
+        return HttpResponse(
+            raw.status, raw.headers, _final_url(raw, request.url), raw.data, raw.reason or ""
+        )
+
+    # -- rate limits ---------------------------------------------------------------------------
+
+    def _until_reset(self, response: HttpResponse, now: datetime) -> float | None:
+        """Seconds until the rate limit's window resets, if the response says when."""
+        limit = self._retry.rate_limit
+        assert limit is not None
+        header = response.headers.get(limit.reset_header)
+        try:
+            value = float(header.strip()) if header else math.nan
+        except ValueError:
+            return None
+        if not math.isfinite(value):
+            return None
+        if limit.reset_format == "epoch_seconds":
+            value -= now.timestamp()
+        return max(0.0, value)
+
+    def _note_quota(self, response: HttpResponse) -> None:
+        """A successful response that says no request is left: the next one waits."""
+        limit = self._retry.rate_limit
+        if limit is None:
+            return
+        remaining = response.headers.get(limit.remaining_header)
+        if remaining is None or remaining.strip() != "0":
+            return
+        now = self._clock.now()
+        until = self._until_reset(response, now)
+        if until is not None:
+            self._resume_at = now.timestamp() + until
+
+    def _await_quota(self, request: HttpRequest, redact: Callable[[str], str]) -> None:
+        """Sleep until the reset a previous response announced, if it is still ahead."""
+        resume_at, self._resume_at = self._resume_at, None
+        if resume_at is None:
+            return
+        limit = self._retry.rate_limit
+        assert limit is not None
+        now = self._clock.now()
+        until = resume_at - now.timestamp()
+        if until + limit.margin <= 0:
+            return
+        if until > limit.max_wait:
+            said = f"{limit.remaining_header}: 0"
+            reason = f"the rate limit is used up (the last response said {said})"
+            raise self._limit_error(request, reason, until, now, None, redact)
+        self._sleep(until + limit.margin)
+
+    def _rate_limit_wait(
+        self,
+        request: HttpRequest,
+        response: HttpResponse,
+        limited: int,
+        redact: Callable[[str], str],
+    ) -> float | None:
+        """How long to wait before sending ``request`` again, when ``response`` says the
+        rate limit refused it; None when it is not a rate limit (or says not when to retry)."""
+        limit = self._retry.rate_limit
+        if limit is None or response.status not in limit.statuses:
+            return None
+        remaining = response.headers.get(limit.remaining_header)
+        exhausted = remaining is not None and remaining.strip() == "0"
+        retry_after = response.headers.get("Retry-After")
+        if not exhausted and not retry_after:
+            return None  # a plain 403 (no access) or 429 without advice: not ours
+        now = self._clock.now()
+        # Retry-After, when given, is the server's own advice (GitHub's secondary limits);
+        # a reset time is whole seconds on the server's clock, hence the margin.
+        until = parse_retry_after(retry_after, now) if retry_after else None
+        if until is not None:
+            wait = max(until, limit.margin)
+        else:
+            until = self._until_reset(response, now)
+            if until is None:
+                return None
+            wait = until + limit.margin
+        reason = f"hit the rate limit (HTTP {response.status}"
+        reason += f", {limit.remaining_header}: 0)" if exhausted else ", Retry-After)"
+        if limited >= _MAX_RATE_LIMIT_WAITS:
+            raise self._limit_error(request, reason, None, now, response.status, redact)
+        if until > limit.max_wait:
+            raise self._limit_error(request, reason, until, now, response.status, redact)
+        return wait
+
+    def _limit_error(
+        self,
+        request: HttpRequest,
+        reason: str,
+        until: float | None,
+        now: datetime,
+        status: int | None,
+        redact: Callable[[str], str],
+    ) -> SourceHttpError:
+        """The read fails: the limit resets ``until`` seconds from ``now``, further than the
+        policy may wait (None: the server kept refusing after every wait)."""
+        limit = self._retry.rate_limit
+        assert limit is not None
+        message = f"{request.method} {request.display}: {reason}"
+        if until is None:
+            message += f"; still refused after waiting {_MAX_RATE_LIMIT_WAITS} times as told"
+            return SourceHttpError(
+                redact(message),
+                hint="the API keeps refusing; try again later",
+                status=status,
+                url=redact(request.display),
+                rate_limited=True,
+            )
+        # Reset headers are whole seconds: round, so float noise cannot show 12:00:35.999
+        # as 12:00:35.
+        when = datetime.fromtimestamp(round(now.timestamp() + until), UTC)
+        resets = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        message += (
+            f"; it resets at {resets}, in {math.ceil(until)} s, more than the "
+            f"{limit.max_wait:g} s the client may wait"
+        )
+        return SourceHttpError(
+            redact(message),
+            hint="try again after the reset, or raise source.retry.rate_limit.max_wait",
+            status=status,
+            url=redact(request.display),
+            retry_after=until,
+            reset_at=resets,
+            rate_limited=True,
+        )
 
     def _pool_for(self, request: HttpRequest, redact: Callable[[str], str]) -> urllib3.PoolManager:
         scheme = _scheme(request.url)

@@ -29,7 +29,7 @@ from hakiri.core.records import Page, PageData, Plan, StreamInfo
 if TYPE_CHECKING:
     from hakiri.connectors.http.decode import ArrowDecoder, DecodedPage
 
-__all__ = ["HttpSource", "build_url", "display_url"]
+__all__ = ["HttpSource", "build_url", "display_url", "next_link"]
 
 
 def display_url(url: str) -> str:
@@ -309,3 +309,7 @@ def _next_link(response: HttpResponse) -> str | None:
     if target.startswith(("http://", "https://")):
         return target  # the common case; skips a URL parse per page
     return urljoin(response.url, target)
+
+
+next_link = _next_link
+"""The ``rel="next"`` target of a response's ``Link`` header, made absolute (or None)."""
