@@ -1,0 +1,283 @@
+"""The s3 source against a real S3 API (moto's server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from hakiri.connectors.s3 import connector
+from hakiri.connectors.s3.source import S3Source
+from hakiri.core.cursor import CursorKind, JsonValue
+from hakiri.core.errors import (
+    ConfigError,
+    MissingDependency,
+    SecretError,
+    SourceError,
+    SourceUnreachable,
+)
+from hakiri.testing.fixtures import s3_server  # noqa: F401  (a fixture, used by name)
+from hakiri.testing.host import TestHost
+from hakiri.testing.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, S3Server
+from hakiri.testing.sources import ReadResult, read_all
+
+
+def _jsonl(ids: list[int]) -> bytes:
+    return "".join(json.dumps({"id": i, "name": f"row {i}"}) + "\n" for i in ids).encode()
+
+
+def _parquet(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="none")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def s3_host(tmp_path: Path) -> TestHost:
+    return TestHost(tmp_path, secrets=S3Server.secrets())
+
+
+@pytest.fixture
+def bucket(s3_server: S3Server) -> str:  # noqa: F811
+    return s3_server.new_bucket()
+
+
+@pytest.fixture
+def options(s3_server: S3Server, bucket: str) -> dict[str, Any]:  # noqa: F811
+    return {"bucket": bucket, "endpoint_url": s3_server.url, **s3_server.credential_refs()}
+
+
+@pytest.fixture
+def make(s3_host: TestHost, options: dict[str, Any]) -> Iterator[Any]:
+    made: list[S3Source] = []
+
+    def make(**extra: Any) -> S3Source:
+        source = connector.create({**options, **extra}, s3_host)
+        made.append(source)
+        return source
+
+    yield make
+    for source in made:
+        source.close()
+
+
+def _sweep(make: Any, cursor: JsonValue = None, **extra: Any) -> ReadResult:
+    return read_all(make(**extra), cursor)
+
+
+def _read_keys(result: ReadResult) -> list[str]:
+    return [str(p.params["key"]) for p in result.pages if "key" in p.params]
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def test_every_format_one_page_per_object(
+    s3_server: S3Server,  # noqa: F811
+    bucket: str,
+    make: Any,
+) -> None:
+    s3 = s3_server
+    s3.put_object(bucket, "in/a.csv", b"id,name\n1,row 1\n2,row 2\n")
+    s3.put_object(bucket, "in/b.jsonl.gz", gzip.compress(_jsonl([3, 4])))
+    s3.put_object(bucket, "in/c.parquet", _parquet(pa.table({"id": [5], "name": ["row 5"]})))
+    doc = {"data": [{"id": 6, "name": "row 6"}]}
+    s3.put_object(bucket, "in/d.json", json.dumps(doc).encode())
+    s3.put_object(bucket, "in/", b"")  # a "folder" marker is not an object to read
+    result = _sweep(make, json={"records": "data"}, file_column="_key")
+    assert _read_keys(result) == ["in/a.csv", "in/b.jsonl.gz", "in/c.parquet", "in/d.json"]
+    assert [d.table.column("id").to_pylist() for d in result.data] == [[1, 2], [3, 4], [5], [6]]
+    assert result.column("_key") == ["in/a.csv"] * 2 + ["in/b.jsonl.gz"] * 2 + [
+        "in/c.parquet",
+        "in/d.json",
+    ]
+    page = result.pages[0]
+    assert page.params["etag"] and page.params["size"] == 24
+    json.dumps([p.to_dict() for p in result.pages])
+    assert result.plan.cursor_kind is CursorKind.OPAQUE_TOKEN
+
+
+def test_prefix_and_pattern(s3_server: S3Server, bucket: str, make: Any) -> None:  # noqa: F811
+    for key in ["exports/2026/a.jsonl", "exports/2026/x/b.jsonl", "exports/c.csv", "other.jsonl"]:
+        s3_server.put_object(bucket, key, _jsonl([1]))
+    assert _read_keys(_sweep(make, prefix="exports/2026/")) == [
+        "exports/2026/a.jsonl",
+        "exports/2026/x/b.jsonl",
+    ]
+    assert _read_keys(_sweep(make, pattern="exports/*/*.jsonl")) == ["exports/2026/a.jsonl"]
+    assert _read_keys(_sweep(make, pattern="**/*.jsonl")) == [
+        "exports/2026/a.jsonl",
+        "exports/2026/x/b.jsonl",
+        "other.jsonl",
+    ]
+    assert _sweep(make, prefix="nothing/").pages == []
+
+
+def test_incremental_by_etag(s3_server: S3Server, bucket: str, make: Any) -> None:  # noqa: F811
+    s3 = s3_server
+    s3.put_object(bucket, "a.jsonl", _jsonl([1, 2]))
+    s3.put_object(bucket, "b.jsonl", _jsonl([3]))
+    first = _sweep(make)
+    assert sorted(first.column("id")) == [1, 2, 3]
+    assert set(first.cursor["files"]) == {"a.jsonl", "b.jsonl"}
+
+    unchanged = _sweep(make, first.cursor)
+    assert unchanged.pages == [] and unchanged.cursor == first.cursor
+
+    s3.put_object(bucket, "b.jsonl", _jsonl([3, 30]))
+    s3.put_object(bucket, "c.jsonl", _jsonl([4]))
+    second = _sweep(make, first.cursor)
+    assert _read_keys(second) == ["b.jsonl", "c.jsonl"]
+    assert sorted(second.column("id")) == [3, 4, 30]
+
+    s3.delete_object(bucket, "a.jsonl")
+    third = _sweep(make, second.cursor)
+    assert third.rows == [] and set(third.cursor["files"]) == {"b.jsonl", "c.jsonl"}
+
+
+def test_an_object_changed_after_the_plan_is_left_for_the_next_run(
+    s3_server: S3Server,  # noqa: F811
+    bucket: str,
+    make: Any,
+) -> None:
+    s3_server.put_object(bucket, "a.jsonl", _jsonl([1]))
+    source = make()
+    plan = source.plan(None)
+    s3_server.put_object(bucket, "a.jsonl", _jsonl([1, 2]))
+    data = source.read(plan.pages[0])
+    assert data.table.num_rows == 0  # If-Match on the planned ETag failed
+    assert read_all(source, data.cursor).column("id") == [1, 2]
+    s3_server.delete_object(bucket, "a.jsonl")
+    assert source.read(plan.pages[0]).table.num_rows == 0
+
+
+def test_not_incremental_reads_everything(
+    s3_server: S3Server,  # noqa: F811
+    bucket: str,
+    make: Any,
+) -> None:
+    s3_server.put_object(bucket, "a.jsonl", _jsonl([1]))
+    first = _sweep(make, incremental=False)
+    assert first.cursor is None
+    assert _sweep(make, first.cursor, incremental=False).column("id") == [1]
+
+
+# -- discover -----------------------------------------------------------------------------------
+
+
+def test_discover_reads_a_large_parquet_objects_footer_only(
+    s3_server: S3Server,  # noqa: F811
+    bucket: str,
+    make: Any,
+) -> None:
+    rows = 12_000
+    table = pa.table({"id": list(range(rows)), "blob": [os.urandom(100) for _ in range(rows)]})
+    body = _parquet(table)
+    assert len(body) > 1 << 20  # larger than what discover would download whole
+    s3_server.put_object(bucket, "big/part-1.parquet", body)
+    s3_server.put_object(bucket, "big/part-2.parquet", b"not parquet, never opened")
+    (stream,) = make(pattern="big/*.parquet").discover()
+    assert stream.name == "big"
+    assert stream.schema is not None
+    assert [(f.name, f.type) for f in stream.schema.fields] == [("id", "int64"), ("blob", "binary")]
+
+
+def test_discover_reads_a_large_csv_objects_first_block(
+    s3_server: S3Server,  # noqa: F811
+    bucket: str,
+    make: Any,
+) -> None:
+    lines = "".join(f"{i},name {i},{i * 1.5}\n" for i in range(60_000))
+    body = ("id,name,score\n" + lines).encode()
+    assert len(body) > 1 << 20
+    s3_server.put_object(bucket, "people.csv", body)
+    (stream,) = make(stream="people", file_column="_file").discover()
+    assert stream.name == "people"
+    assert stream.schema is not None
+    assert [(f.name, f.type) for f in stream.schema.fields] == [
+        ("id", "int64"),
+        ("name", "string"),
+        ("score", "double"),
+        ("_file", "string"),
+    ]
+
+
+def test_discover_an_empty_bucket(make: Any, bucket: str) -> None:
+    (stream,) = make().discover()
+    assert stream.schema is None
+    assert stream.name == bucket.replace("-", "_")
+
+
+# -- bad options and failures: one clear line ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"bucket": "s3://data/prefix"},
+        {"access_key_id": ACCESS_KEY_ID},
+        {"secret_access_key": None},
+        {"anonymous": True},
+        {"endpoint_url": "127.0.0.1:9000"},
+        {"prefix": "a/", "pattern": "b/*.csv"},
+        {"format": "xml"},
+        {"max_attempts": 0},
+    ],
+)
+def test_bad_options_are_config_errors(
+    s3_host: TestHost, options: dict[str, Any], bad: dict[str, Any]
+) -> None:
+    merged = {k: v for k, v in {**options, **bad}.items() if v is not None}
+    with pytest.raises(ConfigError) as caught:
+        connector.create(merged, s3_host)
+    assert caught.value.one_line().startswith("s3 connector:")
+    assert SECRET_ACCESS_KEY not in caught.value.one_line()
+
+
+def test_a_missing_secret_fails_at_create(tmp_path: Path, options: dict[str, Any]) -> None:
+    with pytest.raises(SecretError, match="S3_SECRET_ACCESS_KEY"):
+        connector.create(options, TestHost(tmp_path, secrets={"S3_ACCESS_KEY_ID": "x"}))
+
+
+def test_an_unreachable_endpoint(make: Any, s3_server: S3Server) -> None:  # noqa: F811
+    source = make(endpoint_url="http://127.0.0.1:9", max_attempts=1, timeout=5)
+    with pytest.raises(SourceUnreachable) as caught:
+        source.plan(None)
+    line = caught.value.one_line()
+    assert "cannot reach bucket" in line and "127.0.0.1:9" in line and "\n" not in line
+
+
+def test_no_such_bucket(make: Any) -> None:
+    with pytest.raises(SourceError) as caught:
+        make(bucket="no-such-bucket").plan(None)
+    assert "'no-such-bucket'" in caught.value.one_line()
+    assert "does not exist" in caught.value.one_line()
+
+
+def test_access_denied_names_no_credential(
+    s3_server: S3Server,  # noqa: F811
+    make: Any,
+) -> None:
+    source = make()
+    with s3_server.require_auth(), pytest.raises(SourceError) as caught:
+        source.plan(None)
+    line = caught.value.one_line()
+    assert "denied" in line and "InvalidAccessKeyId" in line
+    assert ACCESS_KEY_ID not in line and SECRET_ACCESS_KEY not in line
+
+
+def test_without_the_s3_extra(make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A None entry in sys.modules makes the import fail as if the package were absent.
+    monkeypatch.setitem(sys.modules, "aiobotocore.session", None)
+    with pytest.raises(MissingDependency) as caught:
+        make().plan(None)
+    assert "hakiri-connectors[s3]" in caught.value.one_line()
