@@ -17,8 +17,8 @@ def import_psycopg() -> ModuleType:
         raise MissingDependency(
             "the postgres connector needs psycopg, which is not installed",
             hint=(
-                "install it with: pip install 'hakiri-connectors[postgres]'  "
-                "(or: uv add 'hakiri-connectors[postgres]')"
+                "install the postgres extra: pip install 'hakiri-connectors[postgres]' "
+                "(or 'hakiri[postgres]' for the hakiri profile)"
             ),
         ) from exc
     return psycopg
