@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from hakiri.testing.fixtures import demo_api  # noqa: F401  (a fixture, used by name)
+from hakiri.testing.fixtures import (  # noqa: F401  (fixtures, used by name)
+    demo_api,
+    postgres_db,
+    postgres_server,
+)
 from hakiri.testing.host import TestHost
 
 

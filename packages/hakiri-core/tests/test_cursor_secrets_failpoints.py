@@ -26,6 +26,42 @@ def test_token_cursors_take_the_latest() -> None:
     assert CursorKind.SNAPSHOT_ID.advance("v2", "v1") == "v1"
 
 
+def test_keyed_cursor_merges_per_key_and_forgets_tombstones() -> None:
+    kind = CursorKind.KEYED
+    assert kind.advance(None, {"a": "h1"}) == {"a": "h1"}
+    current = {"a": "h1", "b": {"sha256": "h2", "stat": [1, 2, 3, 4]}}
+    # Only the keys observed move; the observed version wins, whatever its order.
+    assert kind.advance(current, {"b": "h0", "c": "h3"}) == {"a": "h1", "b": "h0", "c": "h3"}
+    # A null version is a tombstone: the key goes (and a missing key stays missing).
+    assert kind.advance(current, {"a": None, "zz": None}) == {"b": current["b"]}
+    assert kind.advance(current, None) is current
+    assert kind.advance(None, None) is None
+    assert kind.advance(current, {}) == current
+    assert current == {"a": "h1", "b": {"sha256": "h2", "stat": [1, 2, 3, 4]}}  # not mutated
+
+
+def test_keyed_cursor_folds_pages_in_any_grouping() -> None:
+    # Pages fold one at a time onto the committed value in a run, or first into partial
+    # results (other machines) that are then folded on: disjoint versions give the same value.
+    kind = CursorKind.KEYED
+    start = {"gone": "h0", "kept": "h1"}
+    pages: list[dict[str, str | None]] = [{"x": "h2"}, {"y": "h3"}, {"kept": "h4"}]
+    one_by_one: dict[str, str | None] = start
+    for observed in [*pages, {"gone": None}]:
+        one_by_one = kind.advance(one_by_one, observed)
+    partial = kind.advance(kind.advance(None, pages[0]), pages[1])
+    grouped = kind.advance(kind.advance(kind.advance(start, pages[2]), partial), {"gone": None})
+    assert one_by_one == grouped == {"kept": "h4", "x": "h2", "y": "h3"}
+    assert kind.advance(one_by_one, one_by_one) == one_by_one  # idempotent
+
+
+def test_keyed_cursor_refuses_a_non_object() -> None:
+    with pytest.raises(TypeError, match="keyed cursor"):
+        CursorKind.KEYED.advance({"a": "h"}, "token")
+    with pytest.raises(TypeError, match="keyed cursor"):
+        CursorKind.KEYED.advance("token", {"a": "h"})
+
+
 def test_secret_refs_found_anywhere_and_substituted() -> None:
     config = {"headers": {"Authorization": "Bearer secret://TOKEN"}, "x": ["secret://B", 1]}
     assert find_secret_refs(config) == ["TOKEN", "B"]

@@ -43,7 +43,9 @@ CATALOG_FILE = "catalog.db"
 
 @dataclass(frozen=True, slots=True)
 class TableSchema:
-    """A table's current schema, every version it has had, and the catalog's decisions."""
+    """A table's current schema and policy, every version it has had, and the catalog's
+    events about it: ``schema_version`` (a new version) and ``schema_decision`` (what the
+    policy did with a changed column; see docs/schema-evolution.md)."""
 
     table: TableRecord
     schema: Schema | None
@@ -58,6 +60,7 @@ class TableSchema:
             "pipeline": self.table.pipeline,
             "write": self.table.write.value,
             "primary_key": list(self.table.primary_key),
+            "schema_policy": self.table.schema_policy.value,
             "schema_version": self.table.schema_version,
             "columns": [f.to_dict() for f in self.schema.fields] if self.schema else [],
             "versions": [
@@ -104,7 +107,8 @@ class ContextStore(Closing):
         return self.catalog.list_tables()
 
     def schema(self, table: str) -> TableSchema:
-        """``table``'s latest schema, its schema versions and its events."""
+        """``table``'s latest schema, its policy, its schema versions and its events (what
+        the agent surface returns as ``context.schema``)."""
         record = self.catalog.get_table(table)
         if record is None:
             known = ", ".join(t.name for t in self.catalog.list_tables()) or "none yet"

@@ -30,9 +30,13 @@ from hakiri.core.cursor import CursorKind, JsonValue
 from hakiri.core.errors import CatalogError, CursorConflict
 from hakiri.core.ports import Catalog
 from hakiri.core.records import (
+    SCHEMA_DECISION,
     CommitRequest,
     RunRecord,
     RunStatus,
+    SchemaAction,
+    SchemaChange,
+    SchemaPolicy,
     StagedFile,
     StepRecord,
     WriteDisposition,
@@ -47,6 +51,7 @@ __all__ = [
     "run_record",
     "schema_of",
     "staged_file",
+    "widened",
 ]
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -104,6 +109,8 @@ def commit_request(
     pages: int = 1,
     primary_key: tuple[str, ...] = (),
     at: datetime = T0,
+    schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE,
+    schema_changes: tuple[SchemaChange, ...] = (),
 ) -> CommitRequest:
     step_key = key or f"commit:{expected_version}"
     payload: dict[str, Any] = {"files": [f.path for f in files]}
@@ -120,6 +127,21 @@ def commit_request(
         finalize=finalize,
         pages=pages,
         primary_key=primary_key,
+        schema_policy=schema_policy,
+        schema_changes=schema_changes,
+    )
+
+
+def widened(column: str = "score", *, rows: int = 2) -> SchemaChange:
+    """A decision as the runtime makes it: ``column`` widened from int64 to double."""
+    return SchemaChange(
+        policy=SchemaPolicy.EVOLVE,
+        action=SchemaAction.WIDENED,
+        change="widening",
+        column=column,
+        before="int64",
+        after="double",
+        rows=rows,
     )
 
 
@@ -535,6 +557,121 @@ class CatalogConformance:
         result = catalog.commit(commit_request(run, files=files))
         assert [f.schema_version for f in result.files] == [1, 2]
         assert result.schema_version == 2
+
+    # -- schema decisions and other events ---------------------------------------------------
+
+    def test_a_commit_records_its_schema_decisions_with_the_schemas_around_them(
+        self, catalog: Catalog, run: str
+    ) -> None:
+        v1 = schema_of(id=pa.int64(), score=pa.int64())
+        v2 = schema_of(id=pa.int64(), score=pa.float64(), tag=pa.string())
+        catalog.commit(commit_request(run, files=(staged_file("c/1.parquet", schema=v1),)))
+        added = SchemaChange(
+            SchemaPolicy.EVOLVE, SchemaAction.ADDED, "new_column", "tag", None, "string", 3
+        )
+        request = commit_request(
+            run,
+            files=(staged_file("c/2.parquet", schema=v2),),
+            expected_version=1,
+            schema_changes=(widened(), added),
+        )
+        catalog.commit(request)
+        events = catalog.list_events("issues")
+        assert [e.kind for e in events] == [
+            "schema_version",
+            "schema_version",
+            SCHEMA_DECISION,
+            SCHEMA_DECISION,
+        ]
+        first, second = events[2], events[3]
+        assert first.payload == {
+            "policy": "evolve",
+            "action": "widened",
+            "change": "widening",
+            "column": "score",
+            "before": "int64",
+            "after": "double",
+            "rows": 2,
+            "before_schema": {"version": 1, "fingerprint": v1.fingerprint},
+            "after_schema": {"version": 2, "fingerprint": v2.fingerprint},
+        }
+        assert (second.payload["column"], second.payload["before"]) == ("tag", None)
+        assert second.payload["after_schema"] == first.payload["after_schema"]
+        assert all(e.run_id == run and e.at == T0 and e.table == "issues" for e in events)
+        # The versions the decisions name are the ones the catalog holds.
+        versions = {v.version: v.schema for v in catalog.schema_versions("issues")}
+        assert versions[2].fingerprint == first.payload["after_schema"]["fingerprint"]
+
+    def test_decisions_without_files_name_the_unchanged_schema(
+        self, catalog: Catalog, run: str
+    ) -> None:
+        catalog.commit(commit_request(run, files=(staged_file("c/1.parquet"),)))
+        dropped = SchemaChange(
+            SchemaPolicy.DISCARD_ROW,
+            SchemaAction.DISCARDED,
+            "incompatible",
+            "name",
+            "string",
+            "list<item: int64>",
+            4,
+        )
+        catalog.commit(commit_request(run, expected_version=1, schema_changes=(dropped,)))
+        decision = catalog.list_events("issues")[-1]
+        assert decision.kind == SCHEMA_DECISION
+        ref = {"version": 1, "fingerprint": DEFAULT_SCHEMA.fingerprint}
+        assert decision.payload["before_schema"] == decision.payload["after_schema"] == ref
+        assert (decision.payload["action"], decision.payload["rows"]) == ("discarded", 4)
+
+    def test_a_refused_commit_records_no_decision(self, catalog: Catalog, run: str) -> None:
+        catalog.commit(commit_request(run))
+        before = _snapshot(catalog, run)
+        with pytest.raises(CursorConflict):
+            catalog.commit(commit_request(run, key="late", schema_changes=(widened(),)))
+        assert _snapshot(catalog, run) == before
+
+    def test_the_table_keeps_the_latest_writers_schema_policy(
+        self, catalog: Catalog, run: str
+    ) -> None:
+        catalog.commit(commit_request(run))
+        table = catalog.get_table("issues")
+        assert table is not None and table.schema_policy is SchemaPolicy.EVOLVE
+        frozen = commit_request(run, expected_version=1, schema_policy=SchemaPolicy.FREEZE)
+        catalog.commit(frozen)
+        table = catalog.get_table("issues")
+        assert table is not None and table.schema_policy is SchemaPolicy.FREEZE
+        assert [t.schema_policy for t in catalog.list_tables()] == [SchemaPolicy.FREEZE]
+
+    def test_an_event_can_be_recorded_outside_a_commit(self, catalog: Catalog, run: str) -> None:
+        catalog.commit(commit_request(run, files=(staged_file("c/1.parquet"),)))
+        cursor = catalog.get_cursor("issues")
+        later = T0 + timedelta(seconds=5)
+        payload = {"action": "rejected", "column": "score", "nested": {"ok": (1, 2)}}
+        event = catalog.record_event("issues", SCHEMA_DECISION, payload, run_id=run, at=later)
+        assert event.kind == SCHEMA_DECISION and event.table == "issues"
+        assert event.payload == {"action": "rejected", "column": "score", "nested": {"ok": [1, 2]}}
+        assert (event.run_id, event.at) == (run, later)
+        events = catalog.list_events("issues")
+        assert events[-1] == event and events[-2].id < event.id
+        # An event is only an event: no cursor, file, version or run counter moves.
+        assert catalog.get_cursor("issues") == cursor
+        assert len(catalog.list_files("issues")) == 1
+        assert len(catalog.schema_versions("issues")) == 1
+        other = catalog.record_event("elsewhere", "note", {}, run_id=None, at=later)
+        assert other.id > event.id and other.run_id is None
+        assert catalog.list_events("elsewhere") == [other]
+        assert catalog.get_table("elsewhere") is None
+
+    def test_an_event_of_an_unknown_run_or_with_bad_data_is_refused(
+        self, catalog: Catalog, run: str
+    ) -> None:
+        before = _snapshot(catalog, run)
+        with pytest.raises(CatalogError):
+            catalog.record_event("issues", "note", {}, run_id="nope", at=T0)
+        with pytest.raises(CatalogError):
+            catalog.record_event("issues", "note", {"x": float("nan")}, run_id=run, at=T0)
+        with pytest.raises(ValueError, match="timezone-aware"):
+            catalog.record_event("issues", "note", {}, run_id=run, at=datetime(2026, 3, 1))
+        assert _snapshot(catalog, run) == before
 
     # -- time -------------------------------------------------------------------------------
 

@@ -6,7 +6,10 @@ person can act on. The CLI prints ``error[code]: message`` on one line and exits
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from hakiri.core.records import SchemaChange
 
 __all__ = [
     "CapabilityDenied",
@@ -20,6 +23,9 @@ __all__ = [
     "QueryError",
     "QueryRefused",
     "QueryTimeout",
+    "SchemaFrozen",
+    "SchemaIncompatible",
+    "SchemaRejected",
     "SecretError",
     "SourceError",
     "SourceHttpError",
@@ -155,3 +161,33 @@ class QueryRefused(QueryError):
 
 class QueryTimeout(QueryError):
     code = "query_timeout"
+
+
+class SchemaRejected(HakiriError):
+    """A batch's schema differs from its table's in a way the table's policy refuses; the
+    run fails and nothing of that batch is written. ``changes`` holds the refused columns."""
+
+    code = "schema_rejected"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        changes: tuple[SchemaChange, ...] = (),
+        **details: Any,
+    ) -> None:
+        super().__init__(message, hint=hint, **details)
+        self.changes = changes
+
+
+class SchemaFrozen(SchemaRejected):
+    """The table's policy is ``freeze`` and a batch changed its schema."""
+
+    code = "schema_frozen"
+
+
+class SchemaIncompatible(SchemaRejected):
+    """A column changed type incompatibly and the policy cannot keep the values."""
+
+    code = "schema_incompatible"

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hakiri.core._locate import locate_json_key, locate_toml_key
 from hakiri.core.errors import ManifestError, UnknownPipeline
-from hakiri.core.records import WriteDisposition
+from hakiri.core.records import SchemaPolicy, WriteDisposition
 
 __all__ = [
     "MANIFEST_FILE",
@@ -69,6 +69,16 @@ class DestinationSpec(BaseModel):
     table: str | None = Field(default=None, description="Table name; defaults to the pipeline's.")
     write: WriteDisposition = WriteDisposition.APPEND
     primary_key: list[str] = Field(default_factory=list)
+    schema_policy: SchemaPolicy = Field(
+        default=SchemaPolicy.EVOLVE,
+        description=(
+            "What happens when a batch's schema differs from the table's: 'evolve' adds "
+            "columns and widens types (an incompatible type fails the run); 'freeze' fails "
+            "the run on any change; 'discard_row' keeps the schema and drops rows whose "
+            "values do not fit; 'variant' evolves and keeps values of an incompatible type "
+            "as JSON text in '<column>__variant'. Every decision is a catalog event."
+        ),
+    )
 
     @field_validator("table")
     @classmethod

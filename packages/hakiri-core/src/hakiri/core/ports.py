@@ -143,8 +143,10 @@ class Catalog(Protocol):
 
     def commit(self, request: CommitRequest) -> CommitResult:
         """Atomically: compare-and-set the cursor on ``expected_version``, publish the files,
-        record a new schema version if the files' schema is new, record the step, add to the
-        run's counters. Raises ``CursorConflict`` and changes nothing if the version moved."""
+        record a new schema version if the files' schema is new, record each of
+        ``schema_changes`` as a ``schema_decision`` event, record the step, add to the run's
+        counters and keep the table's ``schema_policy``. Raises ``CursorConflict`` and
+        changes nothing if the version moved."""
         ...
 
     def list_tables(self) -> list[TableRecord]: ...
@@ -164,6 +166,20 @@ class Catalog(Protocol):
     def schema_versions(self, table: str) -> list[SchemaVersion]: ...
 
     def list_events(self, table: str | None = None) -> list[CatalogEvent]: ...
+
+    def record_event(
+        self,
+        table: str,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        run_id: str | None,
+        at: datetime,
+    ) -> CatalogEvent:
+        """Record an event that no commit carries (a schema change refused before anything
+        was written, say) and return it. ``payload`` must be JSON; a ``run_id`` that is not
+        None must name a known run, else ``CatalogError``."""
+        ...
 
     def close(self) -> None: ...
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "SCHEMA_DECISION",
     "CatalogEvent",
     "CommitRequest",
     "CommitResult",
@@ -23,12 +24,16 @@ __all__ = [
     "Plan",
     "RunRecord",
     "RunStatus",
+    "SchemaAction",
+    "SchemaChange",
+    "SchemaPolicy",
     "SchemaVersion",
     "StagedFile",
     "StepRecord",
     "StreamInfo",
     "TableRecord",
     "WriteDisposition",
+    "schema_ref",
 ]
 
 
@@ -38,6 +43,96 @@ class WriteDisposition(enum.StrEnum):
     APPEND = "append"
     REPLACE = "replace"
     MERGE = "merge"
+
+
+SCHEMA_DECISION = "schema_decision"
+"""The kind of the catalog event that records one ``SchemaChange``."""
+
+
+class SchemaPolicy(enum.StrEnum):
+    """What a table does when a batch's schema differs from its own."""
+
+    EVOLVE = "evolve"
+    """Add new columns and widen types; refuse incompatible changes."""
+    FREEZE = "freeze"
+    """Refuse every change: the run fails and nothing of the batch is written."""
+    DISCARD_ROW = "discard_row"
+    """Keep the table's schema; drop the rows whose values do not fit it."""
+    VARIANT = "variant"
+    """Evolve, and keep values of an incompatible type as JSON in ``<column>__variant``."""
+
+
+class SchemaAction(enum.StrEnum):
+    """What a schema decision did to a column."""
+
+    ADDED = "added"
+    WIDENED = "widened"
+    REJECTED = "rejected"
+    DISCARDED = "discarded"
+    VARIANT = "variant"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaChange:
+    """One schema decision about one column of a batch, as a catalog event records it."""
+
+    policy: SchemaPolicy
+    action: SchemaAction
+    change: str
+    """What the batch did: ``new_column``, ``widening`` or ``incompatible``."""
+    column: str
+    before: str | None
+    """The column's type in the table (None: the table has no such column)."""
+    after: str | None
+    """The type the batch brought (for ``widened``: the type the column now has)."""
+    rows: int = 0
+    """Rows affected: values added or widened, rows dropped, values kept as variant."""
+    variant_column: str | None = None
+    """For ``variant``: the column that holds the values as JSON text."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "policy": self.policy.value,
+            "action": self.action.value,
+            "change": self.change,
+            "column": self.column,
+            "before": self.before,
+            "after": self.after,
+            "rows": self.rows,
+        }
+        if self.variant_column is not None:
+            out["variant_column"] = self.variant_column
+        return out
+
+    def payload(
+        self, before_schema: dict[str, Any] | None, after_schema: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The payload of the ``schema_decision`` event recording this decision."""
+        return {**self.to_dict(), "before_schema": before_schema, "after_schema": after_schema}
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """What makes two decisions the same one (their rows add up)."""
+        return (
+            self.policy.value,
+            self.action.value,
+            self.change,
+            self.column,
+            str(self.before),
+            str(self.after),
+            str(self.variant_column),
+        )
+
+
+def schema_ref(schema: Schema | None, version: int | None) -> dict[str, Any] | None:
+    """How a schema decision points at a table schema: its catalog version and fingerprint.
+    A schema the catalog has not stored (``version`` None) carries its columns as well."""
+    if schema is None:
+        return None
+    ref: dict[str, Any] = {"version": version, "fingerprint": schema.fingerprint}
+    if version is None:
+        ref["columns"] = [f.to_dict() for f in schema.fields]
+    return ref
 
 
 class RunStatus(enum.StrEnum):
@@ -174,6 +269,11 @@ class CommitRequest:
     """The last commit of a sweep: for ``replace`` the new generation becomes visible."""
     pages: int = 0
     primary_key: tuple[str, ...] = ()
+    schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE
+    """Recorded on the table: the latest writer's policy wins."""
+    schema_changes: tuple[SchemaChange, ...] = ()
+    """Schema decisions taken for the pages of this commit; each becomes a
+    ``schema_decision`` event in the commit's transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +294,7 @@ class TableRecord:
     primary_key: tuple[str, ...]
     created_at: datetime
     updated_at: datetime
+    schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,11 @@
 """The pages of one commit, grouped into files by schema.
 
-Pages usually share one schema (the http source keeps it stable), and then a chunk is one
-file. A page whose schema cannot be merged with the current group's (a column that changed
-type) starts a new group, so an odd page never fails the run; readers unify the files of a
-table by column name.
+Pages usually share one schema (the schema gate conforms every page to the table's), and
+then a chunk is one file. When the table's schema grew during the chunk (a column added or
+widened), the earlier pages are conformed to the grown schema, so a file has one schema and
+the values of a widened column one type. A page whose schema cannot be merged with the
+current group's starts a new group, so an odd page never fails the run; readers unify the
+files of a table by column name.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from hakiri.core.batch import concat_batches
+from hakiri.core.evolution import conform_table
 
 __all__ = ["Chunk"]
 
@@ -46,5 +49,5 @@ class Chunk:
 
     def tables(self) -> Iterator[pa.Table]:
         """One table per file to write, in page order."""
-        for _, tables in self._groups:
-            yield concat_batches(tables)
+        for schema, tables in self._groups:
+            yield concat_batches(conform_table(table, schema) for table in tables)

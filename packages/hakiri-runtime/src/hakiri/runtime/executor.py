@@ -40,6 +40,7 @@ from hakiri.runtime.host import LocalHost
 from hakiri.runtime.lock import PipelineLock
 from hakiri.runtime.pipeline import resolve_pipeline
 from hakiri.runtime.prefetch import PageReader
+from hakiri.runtime.schema_gate import SchemaGate
 from hakiri.runtime.secrets import EnvSecretResolver
 from hakiri.runtime.transforms import SqlTransform
 
@@ -150,6 +151,7 @@ class RunExecutor:
         self.seq = 0
         self.files = 0
         self.chunk = Chunk()
+        self.gate = SchemaGate(catalog, clock, spec.table, spec.destination.schema_policy)
 
     # -- recovery ---------------------------------------------------------------------------
 
@@ -184,6 +186,7 @@ class RunExecutor:
             kind = plan.cursor_kind
             queue = deque(plan.pages)
             state = CursorState(position=state.position, sweep=state.position)
+        self.gate.start(resumed_from=self.summary.resumed_from)
         try:
             sweep = self._pull_all(queue, kind, state, on_page)
             self._flush(kind, CursorState(position=sweep, sweep=sweep), finalize=True)
@@ -220,6 +223,8 @@ class RunExecutor:
                 table = data.table
                 for transform in self.transforms:
                     table = transform.apply(table)
+                assert self.run_id is not None
+                table = self.gate.admit(table, run_id=self.run_id)
                 self.chunk.add(page.key, table)
                 self.summary.pages += 1
                 self.summary.rows += table.num_rows
@@ -282,12 +287,15 @@ class RunExecutor:
             finalize=finalize,
             pages=len(self.chunk.pages),
             primary_key=tuple(self.spec.destination.primary_key),
+            schema_policy=self.spec.destination.schema_policy,
+            schema_changes=self.gate.take_changes(),
         )
         failpoint("before_commit")
         # If the commit fails, the staged file is unreferenced garbage; the next run's
         # ``prepare`` collects it under the pipeline lock.
         result = self.destination.commit(request)
         failpoint("after_commit")
+        self.gate.committed(result.schema_version, staged[-1].schema if staged else None)
         self.version = result.cursor.version
         self.summary.commits += 1
         self.summary.files += len(staged)

@@ -76,6 +76,7 @@ def describe_pipeline(project: Project, name: str, *, runs: int = 10) -> dict[st
         "name": name,
         "defined_in": str(project.origins.get(name, project.root)),
         "spec": _spec_dict(spec),
+        "schema_policy": str(spec.destination.schema_policy),
         "cursor": None,
         "table": None,
         "runs": [],
@@ -107,12 +108,14 @@ def describe_pipeline(project: Project, name: str, *, runs: int = 10) -> dict[st
                 "files": len(files),
                 "bytes": sum(f.bytes for f in files),
                 "schema_version": table.schema_version,
+                "schema_policy": str(table.schema_policy),
                 "columns": [f.to_dict() for f in versions[-1].schema.fields] if versions else [],
             }
-            info["events"] = [
-                {"kind": e.kind, "at": e.at.isoformat(), "run_id": e.run_id, **e.payload}
-                for e in catalog.list_events(spec.table)
-            ]
+        # A refused schema change is recorded even when the table was never created.
+        info["events"] = [
+            {"kind": e.kind, "at": e.at.isoformat(), "run_id": e.run_id, **e.payload}
+            for e in catalog.list_events(spec.table)
+        ]
         info["runs"] = [_run_dict(r) for r in catalog.list_runs(name, limit=runs)]
         return info
     finally:

@@ -11,9 +11,11 @@ As a process (serves until SIGTERM or SIGINT)::
 
 Endpoints: ``/issues`` (paginated issues, see ``hakiri.testing._issue_pages``),
 ``/anything[/...]`` (an httpbin-compatible echo), ``/html`` (a page that is not JSON),
-``/redirect-to?url=…[&status_code=302]`` (as httpbin) and ``/healthz``. Tests steer the server
-through thread-safe controls: ``fail_next``, ``hold_page`` / ``release``, ``add_issues``,
-``set_delay``; every request is logged in ``requests``.
+``/redirect-to?url=…[&status_code=302]`` (as httpbin), ``/shapes[?page=N&per_page=M]`` (the
+records last given to ``set_shapes``, whose shape a test switches between runs) and
+``/healthz``. Tests steer the server through thread-safe controls: ``fail_next``,
+``hold_page`` / ``release``, ``add_issues``, ``set_delay``, ``set_shapes``; every request is
+logged in ``requests``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from http import HTTPStatus
@@ -90,6 +92,7 @@ class DemoApi:
         self._hold: _Hold | None = None
         self._released = threading.Event()
         self._delay = 0.0
+        self._shapes: list[dict[str, Any]] = []
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._accepted = 0
@@ -226,6 +229,19 @@ class DemoApi:
             raise ValueError("k must be >= 0")
         with self._lock:
             self._issues += k
+
+    def set_shapes(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Serve ``records`` at ``/shapes`` from now on, as a JSON array (paged by
+        ``page`` / ``per_page`` when asked), whatever their shape."""
+        with self._lock:
+            self._shapes = [dict(record) for record in records]
+
+    def _shapes_page(self, page: int | None, per_page: int) -> list[dict[str, Any]]:
+        with self._lock:
+            if page is None:
+                return list(self._shapes)
+            start = (page - 1) * per_page
+            return self._shapes[start : start + per_page]
 
     def set_delay(self, seconds: float) -> None:
         """Delay every response (except ``/healthz``) by ``seconds``."""
@@ -397,6 +413,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._issues(query, head=head)
         elif path == "/anything" or path.startswith("/anything/"):
             self._anything(body, query, head=head)
+        elif path == "/shapes":
+            self._shapes(query, head=head)
         elif path == "/html":
             self._send_raw(200, _HTML, "text/html; charset=utf-8", head=head)
         elif path == "/redirect-to" and query.get("url"):
@@ -423,6 +441,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         api._wait_if_held()
         self._send(200, page.body, headers=page.headers, head=head)
+
+    def _shapes(self, query: dict[str, list[str]], *, head: bool) -> None:
+        try:
+            page = int(query["page"][-1]) if "page" in query else None
+            per_page = int((query.get("per_page") or ["100"])[-1])
+        except ValueError:
+            self._send(422, {"message": "page and per_page must be integers"}, head=head)
+            return
+        if (page is not None and page < 1) or per_page < 1:
+            self._send(422, {"message": "page and per_page must be >= 1"}, head=head)
+            return
+        self._send(200, self.server.api._shapes_page(page, per_page), head=head)
 
     def _anything(self, body: bytes, query: dict[str, list[str]], *, head: bool) -> None:
         text = body.decode("utf-8", errors="replace")

@@ -13,9 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 from hakiri.testing.demo_api import DemoApi
+from hakiri.testing.github_api import GithubApi
 from hakiri.testing.net import free_port
+from hakiri.testing.postgres import PostgresDatabase, PostgresServer, open_server
+from hakiri.testing.s3 import S3Server
 
-__all__ = ["demo_api", "free_port"]
+__all__ = ["demo_api", "free_port", "github_api", "postgres_db", "postgres_server", "s3_server"]
 
 
 @pytest.fixture
@@ -23,3 +26,38 @@ def demo_api() -> Iterator[DemoApi]:
     """A started demo API on a free 127.0.0.1 port (100 issues), stopped afterwards."""
     with DemoApi(host="127.0.0.1", port=0) as api:
         yield api
+
+
+@pytest.fixture
+def github_api() -> Iterator[GithubApi]:
+    """A started GitHub-compatible API on a free 127.0.0.1 port (no repositories, no token
+    required: ``add_repo``, ``require_token``), stopped afterwards."""
+    with GithubApi(host="127.0.0.1", port=0) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session: ``HAKIRI_TEST_POSTGRES_URL``'s, or
+    one started on 127.0.0.1 (stopped and deleted at the end). Import it in a conftest.py
+    so that every module shares one server."""
+    with open_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_db(postgres_server: PostgresServer) -> Iterator[PostgresDatabase]:
+    """A fresh, empty database on ``postgres_server``, dropped after the test."""
+    database = postgres_server.create_database()
+    try:
+        yield database
+    finally:
+        postgres_server.drop_database(database)
+
+
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3 API (moto's server) on a free 127.0.0.1 port for one test module, stopped
+    afterwards. Tests share it: give each its own bucket (``new_bucket``)."""
+    with S3Server() as server:
+        yield server

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Collection
 from pathlib import Path
 
 __all__ = ["store_fingerprint", "write_manifest"]
@@ -17,10 +18,13 @@ def write_manifest(root: Path, body: str, *, name: str = "test_project") -> Path
     return path
 
 
-def store_fingerprint(store: Path) -> str:
+def store_fingerprint(store: Path, *, catalog_tables: Collection[str] | None = None) -> str:
     """A digest of every catalog row and every file in the store (locks excepted).
 
     Two equal fingerprints mean nothing a reader could see, and nothing on disk, changed.
+    ``catalog_tables`` limits the catalog part to those tables (e.g. the committed state —
+    ``tables``, ``files``, ``schema_versions``, ``cursors`` — without a failed run's own
+    ``runs`` row and events).
     """
     digest = hashlib.sha256()
     catalog = store / "catalog.db"
@@ -34,6 +38,8 @@ def store_fingerprint(store: Path) -> str:
                 )
             ]
             for table in tables:
+                if catalog_tables is not None and table not in catalog_tables:
+                    continue
                 digest.update(table.encode())
                 for row in con.execute(f'select * from "{table}" order by 1'):
                     digest.update(repr(row).encode())

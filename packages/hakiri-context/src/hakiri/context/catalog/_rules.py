@@ -12,13 +12,14 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from hakiri.core.errors import CatalogError, CursorConflict
-from hakiri.core.records import CommitRequest, SchemaVersion, WriteDisposition
+from hakiri.core.records import CommitRequest, SchemaVersion, WriteDisposition, schema_ref
 from hakiri.core.schema import Schema
 
 __all__ = [
     "INTERRUPTED",
     "check_request",
     "conflict",
+    "decision_payloads",
     "json_value",
     "next_generation",
     "schema_change",
@@ -105,3 +106,16 @@ def schema_change(old: SchemaVersion | None, new: Schema, version: int) -> dict[
             name for name, field in after.items() if name in before and before[name] != field
         ],
     }
+
+
+def decision_payloads(
+    request: CommitRequest, before: SchemaVersion | None, after: SchemaVersion | None
+) -> list[dict[str, Any]]:
+    """The payloads of the ``schema_decision`` events a commit carries: each decision with
+    the table's schema version before the commit and the one its files have now."""
+    before_ref = schema_ref(before.schema, before.version) if before else None
+    after_ref = schema_ref(after.schema, after.version) if after else None
+    return [
+        json_value(change.payload(before_ref, after_ref), "schema decision")
+        for change in request.schema_changes
+    ]

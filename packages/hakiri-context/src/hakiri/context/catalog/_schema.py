@@ -148,6 +148,7 @@ tables = Table(
     Column("primary_key", JsonText, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("schema_policy", String(16), nullable=False, default="evolve"),
 )
 
 files = Table(

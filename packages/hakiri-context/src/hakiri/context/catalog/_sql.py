@@ -19,6 +19,7 @@ from hakiri.context.catalog._rules import (
     INTERRUPTED,
     check_request,
     conflict,
+    decision_payloads,
     json_value,
     next_generation,
     schema_change,
@@ -28,12 +29,14 @@ from hakiri.core.cursor import Cursor, CursorKind
 from hakiri.core.errors import CatalogError
 from hakiri.core.failpoints import failpoint
 from hakiri.core.records import (
+    SCHEMA_DECISION,
     CatalogEvent,
     CommitRequest,
     CommitResult,
     FileRecord,
     RunRecord,
     RunStatus,
+    SchemaPolicy,
     SchemaVersion,
     StepRecord,
     TableRecord,
@@ -186,7 +189,14 @@ class SqlCatalog:
             check_request(request, run_exists=_run_exists(conn, request.run_id))
             table = _ensure_table(conn, request, at)
             generation = next_generation(request.write, table.generation)
+            before = _latest_schema(conn, request.table) if request.schema_changes else None
             published, version = _publish(conn, request, table, generation, at)
+            if request.schema_changes:
+                after = _latest_schema(conn, request.table)
+                for decision in decision_payloads(request, before, after):
+                    _insert_event(
+                        conn, request.table, SCHEMA_DECISION, decision, request.run_id, at
+                    )
             # Tests SIGKILL the process here to prove the transaction rolls back as a whole.
             failpoint("inside_commit")
             _insert_step(conn, request.step, payload)
@@ -263,6 +273,23 @@ class SqlCatalog:
             CatalogEvent(int(r.id), r.table_name, r.kind, r.payload, r.run_id, r.at) for r in rows
         ]
 
+    def record_event(
+        self,
+        table: str,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        run_id: str | None,
+        at: datetime,
+    ) -> CatalogEvent:
+        stored = json_value(payload, "event payload")
+        at = to_utc(at)
+        with self._write() as conn:
+            if run_id is not None and not _run_exists(conn, run_id):
+                raise CatalogError(f"cannot record an event of unknown run {run_id!r}")
+            event_id = _insert_event(conn, table, kind, stored, run_id, at)
+        return CatalogEvent(event_id, table, kind, json_value(stored, "event payload"), run_id, at)
+
 
 # -- helpers (all run inside the caller's transaction) ----------------------------------------
 
@@ -306,6 +333,17 @@ def _insert_step(conn: Connection, step: StepRecord, payload: Any) -> None:
     )
 
 
+def _insert_event(
+    conn: Connection, table: str, kind: str, payload: Any, run_id: str | None, at: datetime
+) -> int:
+    result = conn.execute(
+        insert(t.events).values(table_name=table, kind=kind, payload=payload, run_id=run_id, at=at)
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def _ensure_table(conn: Connection, request: CommitRequest, at: datetime) -> TableRecord:
     row = _table_row(conn, request.table)
     if row is None:
@@ -318,6 +356,7 @@ def _ensure_table(conn: Connection, request: CommitRequest, at: datetime) -> Tab
             primary_key=tuple(request.primary_key),
             created_at=at,
             updated_at=at,
+            schema_policy=request.schema_policy,
         )
         conn.execute(
             insert(t.tables).values(
@@ -329,6 +368,7 @@ def _ensure_table(conn: Connection, request: CommitRequest, at: datetime) -> Tab
                 primary_key=list(record.primary_key),
                 created_at=at,
                 updated_at=at,
+                schema_policy=record.schema_policy.value,
             )
         )
         return record
@@ -337,6 +377,7 @@ def _ensure_table(conn: Connection, request: CommitRequest, at: datetime) -> Tab
     values: dict[str, Any] = {
         "pipeline": request.pipeline,
         "write": request.write.value,
+        "schema_policy": SchemaPolicy(request.schema_policy).value,
         "updated_at": at,
     }
     if request.primary_key:
@@ -433,15 +474,8 @@ def _new_schema_version(
             created_at=at,
         )
     )
-    conn.execute(
-        insert(t.events).values(
-            table_name=request.table,
-            kind="schema_version",
-            payload=schema_change(previous, schema, version.version),
-            run_id=request.run_id,
-            at=at,
-        )
-    )
+    payload = schema_change(previous, schema, version.version)
+    _insert_event(conn, request.table, "schema_version", payload, request.run_id, at)
     return version
 
 
@@ -520,6 +554,7 @@ def _table(row: Row[Any]) -> TableRecord:
         primary_key=tuple(row.primary_key),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        schema_policy=SchemaPolicy(row.schema_policy),
     )
 
 

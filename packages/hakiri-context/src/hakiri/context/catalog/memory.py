@@ -10,12 +10,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from hakiri.context.catalog._rules import (
     INTERRUPTED,
     check_request,
     conflict,
+    decision_payloads,
     json_value,
     next_generation,
     schema_change,
@@ -25,12 +26,14 @@ from hakiri.core.cursor import Cursor
 from hakiri.core.errors import CatalogError, ConfigError
 from hakiri.core.failpoints import failpoint
 from hakiri.core.records import (
+    SCHEMA_DECISION,
     CatalogEvent,
     CommitRequest,
     CommitResult,
     FileRecord,
     RunRecord,
     RunStatus,
+    SchemaPolicy,
     SchemaVersion,
     StepRecord,
     TableRecord,
@@ -180,7 +183,10 @@ class MemoryCatalog:
             state = self._state.copy()
             table = _ensure_table(state, request, at)
             generation = next_generation(request.write, table.generation)
+            before = _latest(state, request.table)
             published, version = _publish(state, request, table, generation, at)
+            for decision in decision_payloads(request, before, _latest(state, request.table)):
+                _append_event(state, request.table, SCHEMA_DECISION, decision, request.run_id, at)
             failpoint("inside_commit")
             state.steps.setdefault(step.run_id, {}).setdefault(step.key, step)
             run = state.runs[request.run_id]
@@ -244,6 +250,23 @@ class MemoryCatalog:
             events = [e for e in self._state.events if table in (None, e.table)]
         return [replace(e, payload=_fresh(e.payload)) for e in events]
 
+    def record_event(
+        self,
+        table: str,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        run_id: str | None,
+        at: datetime,
+    ) -> CatalogEvent:
+        stored = json_value(payload, "event payload")
+        at = to_utc(at)
+        with self._lock:
+            if run_id is not None and run_id not in self._state.runs:
+                raise CatalogError(f"cannot record an event of unknown run {run_id!r}")
+            event = _append_event(self._state, table, kind, stored, run_id, at)
+        return replace(event, payload=_fresh(event.payload))
+
     def close(self) -> None:
         """Nothing to release; a named catalog keeps its state for the next opener."""
 
@@ -262,6 +285,20 @@ def _stored_step(step: StepRecord) -> StepRecord:
     )
 
 
+def _latest(state: _State, table: str) -> SchemaVersion | None:
+    versions = state.schemas.get(table)
+    return versions[-1] if versions else None
+
+
+def _append_event(
+    state: _State, table: str, kind: str, payload: Any, run_id: str | None, at: datetime
+) -> CatalogEvent:
+    # Ids follow insertion order and are never reused, as an autoincrement key.
+    event = CatalogEvent(len(state.events) + 1, table, kind, payload, run_id, at)
+    state.events.append(event)
+    return event
+
+
 def _ensure_table(state: _State, request: CommitRequest, at: datetime) -> TableRecord:
     table = state.tables.get(request.table)
     if table is None:
@@ -274,6 +311,7 @@ def _ensure_table(state: _State, request: CommitRequest, at: datetime) -> TableR
             primary_key=tuple(request.primary_key),
             created_at=at,
             updated_at=at,
+            schema_policy=SchemaPolicy(request.schema_policy),
         )
         state.tables[request.table] = table
         return table
@@ -281,6 +319,7 @@ def _ensure_table(state: _State, request: CommitRequest, at: datetime) -> TableR
         table,
         pipeline=request.pipeline,
         write=request.write,
+        schema_policy=SchemaPolicy(request.schema_policy),
         primary_key=tuple(request.primary_key) or table.primary_key,
         updated_at=at,
     )
@@ -316,16 +355,8 @@ def _publish(
                 created_at=at,
             )
             versions.append(latest)
-            state.events.append(
-                CatalogEvent(
-                    id=len(state.events) + 1,
-                    table=request.table,
-                    kind="schema_version",
-                    payload=schema_change(previous, staged.schema, latest.version),
-                    run_id=request.run_id,
-                    at=at,
-                )
-            )
+            payload = schema_change(previous, staged.schema, latest.version)
+            _append_event(state, request.table, "schema_version", payload, request.run_id, at)
         published.append(
             FileRecord(
                 table=request.table,

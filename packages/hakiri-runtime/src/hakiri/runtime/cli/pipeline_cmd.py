@@ -5,6 +5,7 @@ from typing import Any
 
 import click
 
+from hakiri.core.records import SCHEMA_DECISION
 from hakiri.runtime.cli._common import echo_json, json_option, load_project_at, project_option
 
 __all__ = ["pipeline"]
@@ -66,7 +67,7 @@ def _print_description(info: dict[str, Any]) -> None:
     click.echo(f"source       {spec['source']['connector']} {source}")
     click.echo(
         f"destination  {spec['destination']['connector']} → {info['spec']['table']} "
-        f"({spec['destination']['write']})"
+        f"({spec['destination']['write']}, schema_policy {info['schema_policy']})"
     )
     if spec["schedule"]:
         click.echo(f"schedule     {spec['schedule']}")
@@ -88,8 +89,7 @@ def _print_description(info: dict[str, Any]) -> None:
     if info["events"]:
         click.echo("events")
         for event in info["events"]:
-            details = {k: v for k, v in event.items() if k not in ("kind", "at", "run_id")}
-            click.echo(f"  {event['at'][:19]}  {event['kind']}  {details}")
+            click.echo(f"  {event['at'][:19]}  run {event['run_id']}  {_event_text(event)}")
     click.echo("runs" if info["runs"] else "runs         none yet")
     for run in info["runs"]:
         error = f"  {run['error']['code']}: {run['error']['message']}" if run["error"] else ""
@@ -97,3 +97,26 @@ def _print_description(info: dict[str, Any]) -> None:
             f"  {run['started_at'][:19]}  {run['run_id']}  {run['status']:<15} "
             f"{run['rows']:>10,} rows{error}"
         )
+
+
+def _event_text(event: dict[str, Any]) -> str:
+    """One readable line per event: schema versions and schema decisions get their own."""
+    if event["kind"] == "schema_version":
+        parts = [f"+{c}" for c in event["added"]] + [f"~{c}" for c in event["changed"]]
+        parts += [f"-{c}" for c in event["removed"]]
+        return f"schema v{event['to']}  {' '.join(parts)}".rstrip()
+    if event["kind"] == SCHEMA_DECISION:
+        text = (
+            f"{event['column']}: {event['before'] or '(new)'} → {event['after']}  "
+            f"{event['action']} ({event['policy']})"
+        )
+        rows = event.get("rows", 0)
+        if event["action"] == "discarded":
+            text += f", {rows:,} row(s) dropped"
+        elif event["action"] == "variant":
+            text += f", {rows:,} value(s) kept as JSON in {event.get('variant_column')}"
+        elif event["action"] == "rejected":
+            text += ", the run failed"
+        return text
+    details = {k: v for k, v in event.items() if k not in ("kind", "at", "run_id")}
+    return f"{event['kind']}  {details}"
