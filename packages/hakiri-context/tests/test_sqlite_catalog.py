@@ -209,3 +209,24 @@ def test_opening_an_existing_catalog_does_not_wait_for_the_write_lock(tmp_path: 
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_catalog_from_an_older_version_gains_new_columns_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    catalog = SqliteCatalog(path)
+    catalog.create_run(run_record("r1"))
+    catalog.commit(commit_request("r1", table="t", files=(staged_file("context/t/a.parquet"),)))
+    catalog.close()
+    # A catalog written before `tables.schema_policy` existed.
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE tables DROP COLUMN schema_policy")
+    con.commit()
+    con.close()
+
+    reopened = SqliteCatalog(path)
+    try:
+        table = reopened.get_table("t")
+        assert table is not None and str(table.schema_policy) == "evolve"
+        assert [f.path for f in reopened.list_files("t")] == ["context/t/a.parquet"]
+    finally:
+        reopened.close()

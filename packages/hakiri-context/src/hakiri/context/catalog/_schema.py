@@ -25,11 +25,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["JsonText", "UtcDateTime", "dumps", "metadata"]
+__all__ = ["JsonText", "UtcDateTime", "add_columns", "dumps", "metadata", "missing_columns"]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -190,3 +191,36 @@ events = Table(
     Column("at", UtcDateTime, nullable=False),
     Index("ix_events_table_name", "table_name", "id"),
 )
+
+
+def missing_columns(conn: Connection) -> list[Column[Any]]:
+    """Columns this version of the schema has that an existing catalog lacks."""
+    inspector = inspect(conn)
+    missing: list[Column[Any]] = []
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        missing.extend(c for c in table.columns if c.name not in present)
+    return missing
+
+
+def add_columns(conn: Connection, columns: list[Column[Any]]) -> None:
+    """Upgrade a catalog written by an older Hakiri in place: columns are only ever added,
+    each nullable or with a constant default, so old rows stay valid and old readers work."""
+    for column in columns:
+        kind = column.type.compile(dialect=conn.dialect)
+        clause = f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} {kind}"
+        default = column.default
+        if default is not None and default.is_scalar:
+            value = default.arg  # type: ignore[attr-defined]
+            clause += f" NOT NULL DEFAULT {_sql_literal(value)}"
+        elif not column.nullable:
+            raise ValueError(f"cannot add required column {column.table.name}.{column.name}")
+        conn.exec_driver_sql(clause)
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from sqlalchemy import URL, Connection, create_engine, event, inspect
 
-from hakiri.context.catalog._schema import metadata
+from hakiri.context.catalog._schema import add_columns, metadata, missing_columns
 from hakiri.context.catalog._sql import SqlCatalog
 from hakiri.core.errors import CatalogError, ConfigError
 
@@ -68,9 +68,13 @@ class SqliteCatalog(SqlCatalog):
         # does) must not wait behind a long commit.
         with self._read() as conn:
             existing = set(inspect(conn).get_table_names())
-        if not set(metadata.tables) <= existing:
+            missing = missing_columns(conn) if set(metadata.tables) <= existing else None
+        if missing is None:
             with self._write() as conn:
                 metadata.create_all(conn)
+        elif missing:
+            with self._write() as conn:
+                add_columns(conn, missing)
 
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
