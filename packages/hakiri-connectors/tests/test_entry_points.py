@@ -8,13 +8,19 @@ from importlib.metadata import entry_points
 
 import pytest
 
+from hakiri.connectors._factory import SourceConnector
 from hakiri.connectors.context import ContextConnector
-from hakiri.connectors.http import HttpConnector
 
 
 @pytest.mark.parametrize(
     ("name", "cls", "kind"),
-    [("http", HttpConnector, "source"), ("context", ContextConnector, "destination")],
+    [
+        *(
+            (name, SourceConnector, "source")
+            for name in ("http", "github", "file", "s3", "postgres")
+        ),
+        ("context", ContextConnector, "destination"),
+    ],
 )
 def test_entry_point_loads_the_factory(name: str, cls: type, kind: str) -> None:
     (entry,) = [ep for ep in entry_points(group="hakiri.connectors") if ep.name == name]

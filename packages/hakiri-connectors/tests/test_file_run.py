@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,6 +17,9 @@ connector = "file"
 path = "data/**/*.*"
 file_column = "_file"
 """
+
+
+CHUNKED = "[pipelines.orders]\nchunk_rows = 50\n"
 
 
 def _rows(project: Path, sql: str) -> list[list[object]]:
@@ -84,3 +88,38 @@ def test_a_missing_file_fails_before_anything_is_written(tmp_path: Path) -> None
     line = _error_line(run_hakiri("run", "orders", cwd=tmp_path))
     assert "no such file" in line and "orders.csv" in line
     assert not (tmp_path / ".hakiri" / "context").exists()
+
+
+def test_many_files_keep_pages_small_and_the_cursor_per_file(tmp_path: Path) -> None:
+    # 300 one-row files, committed 50 rows at a time: every mid-sweep commit stores the
+    # unread pages, the final one the folded {file: version}; a re-run reads the 3 changed.
+    data = tmp_path / "data"
+    data.mkdir()
+    keys = [f"data/part-{i:04d}.jsonl" for i in range(300)]
+    for i, key in enumerate(keys):
+        (tmp_path / key).write_text(f'{{"id": {i}, "amount": 1}}\n')
+    write_manifest(tmp_path, MANIFEST.replace("[pipelines.orders]\n", CHUNKED))
+    first = run_hakiri("run", "orders", "--json", cwd=tmp_path).check().json()
+    assert (first["rows"], first["commits"]) == (300, 6)
+
+    described = run_hakiri("pipeline", "describe", "orders", "--json", cwd=tmp_path).check()
+    cursor = described.json()["cursor"]
+    assert cursor["kind"] == "keyed" and set(cursor["position"]) == set(keys)
+    text = run_hakiri("pipeline", "describe", "orders", cwd=tmp_path).check().stdout
+    assert "cursor       300 keys tracked (v" in text and "sha256" not in text
+
+    for key in (keys[7], keys[150], keys[299]):
+        (tmp_path / key).write_text(f'{{"id": {1000 + int(key[-10:-6])}, "amount": 2}}\n')
+    for key in keys[10:20]:
+        (tmp_path / key).unlink()
+    plan = run_hakiri("plan", "orders", "--json", cwd=tmp_path).check().json()
+    read = [p["key"] for p in plan["pages"] if p["key"].startswith("file:")]
+    assert read == [f"file:{k}" for k in (keys[7], keys[150], keys[299])]
+    assert all(len(json.dumps(p)) < 4 * 1024 for p in plan["pages"])
+    assert "300 keys tracked" in run_hakiri("plan", "orders", cwd=tmp_path).check().stdout
+
+    second = run_hakiri("run", "orders", "--json", cwd=tmp_path).check().json()
+    assert second["rows"] == 3
+    after = run_hakiri("pipeline", "describe", "orders", "--json", cwd=tmp_path).check()
+    assert set(after.json()["cursor"]["position"]) == set(keys) - set(keys[10:20])
+    assert _rows(tmp_path, "select count(*), sum(amount)::bigint from orders") == [[303, 306]]

@@ -13,8 +13,10 @@ import pytest
 
 from hakiri.connectors.file import connector
 from hakiri.connectors.file.source import FileSource
+from hakiri.connectors.file.tracking import INDEX_PAGE_KEYS
 from hakiri.core.cursor import CursorKind, JsonValue
 from hakiri.core.errors import ConfigError, SourceError
+from hakiri.core.records import Page
 from hakiri.testing.host import TestHost
 from hakiri.testing.sources import ReadResult, read_all
 
@@ -78,7 +80,7 @@ def test_absolute_paths_outside_the_project(tmp_path: Path) -> None:
 def test_an_empty_glob_is_an_empty_source(tmp_path: Path, host: TestHost) -> None:
     result = _sweep(host, path="nothing/*.csv")
     assert result.pages == [] and result.rows == []
-    assert result.plan.cursor_kind is CursorKind.OPAQUE_TOKEN
+    assert result.plan.cursor_kind is CursorKind.KEYED and result.cursor is None
 
 
 def test_a_missing_named_file_is_an_error(tmp_path: Path, host: TestHost) -> None:
@@ -134,9 +136,15 @@ def test_incremental_sweeps(tmp_path: Path, host: TestHost) -> None:
     _write(data / "b.jsonl", [3])
     first = _sweep(host)
     assert sorted(first.column("id")) == [1, 2, 3]
-    assert set(first.cursor["files"]) == {"data/a.jsonl", "data/b.jsonl"}
-    # Only the last page reports the index; the others leave the cursor alone.
-    assert [d.cursor is not None for d in first.data] == [False, True]
+    assert set(first.cursor) == {"data/a.jsonl", "data/b.jsonl"}
+    # Each page reports its own file's version, and nothing else.
+    assert [d.cursor for d in first.data] == [
+        {"data/a.jsonl": first.cursor["data/a.jsonl"]},
+        {"data/b.jsonl": first.cursor["data/b.jsonl"]},
+    ]
+    assert [p.params["sha256"] for p in first.pages] == [
+        first.cursor[k]["sha256"] for k in ("data/a.jsonl", "data/b.jsonl")
+    ]
 
     unchanged = _sweep(host, first.cursor)
     assert _read_keys(unchanged) == [] and unchanged.rows == []
@@ -149,10 +157,51 @@ def test_incremental_sweeps(tmp_path: Path, host: TestHost) -> None:
 
     (data / "a.jsonl").unlink()  # deleted: forgotten, so it reads again if it comes back
     third = _sweep(host, second.cursor)
-    assert third.rows == []
-    assert set(third.cursor["files"]) == {"data/b.jsonl", "data/c.jsonl"}
+    assert third.rows == [] and _read_keys(third) == []
+    # A small index page carries the tombstone.
+    assert [(p.key, d.cursor) for p, d in zip(third.pages, third.data, strict=True)] == [
+        ("index:0", {"data/a.jsonl": None})
+    ]
+    assert set(third.cursor) == {"data/b.jsonl", "data/c.jsonl"}
+    assert _sweep(host, third.cursor).pages == []  # forgotten once
     _write(data / "a.jsonl", [1, 2])
     assert sorted(_sweep(host, third.cursor).column("id")) == [1, 2]
+
+
+def _assert_small(pages: list[Page], limit: int = 4 * 1024) -> None:
+    for page in pages:
+        size = len(json.dumps(page.to_dict()))
+        assert size < limit, f"page {page.key} is {size} bytes: pages are pointers"
+
+
+def test_pages_stay_small_however_many_files(tmp_path: Path, host: TestHost) -> None:
+    # Each page carries its own file's version; nothing carries the whole index.
+    keys = [f"data/part-{i:04d}.jsonl" for i in range(1000)]
+    for i, key in enumerate(keys):
+        _write(tmp_path / key, [i])
+    first = _sweep(host)
+    assert _read_keys(first) == [f"file:{k}" for k in keys]
+    assert len(first.cursor) == 1000 and all(len(d.cursor) == 1 for d in first.data)
+    _assert_small(first.pages)
+
+    changed = [keys[3], keys[500], keys[998]]
+    for key in changed:
+        _write(tmp_path / key, [int(key[-10:-6]), 10_000])
+    second = _sweep(host, first.cursor)
+    assert _read_keys(second) == [f"file:{k}" for k in changed]
+    assert sorted(second.column("id")) == [3, 500, 998, 10_000, 10_000, 10_000]
+    _assert_small(second.pages)  # index pages too (new stat records of settled files)
+    assert set(second.cursor) == set(keys)
+
+    for key in keys[100:900]:  # many deleted: tombstones spread over small index pages
+        (tmp_path / key).unlink()
+    third = _sweep(host, second.cursor)
+    assert _read_keys(third) == [] and third.rows == []
+    assert len(third.pages) >= 800 // INDEX_PAGE_KEYS
+    _assert_small(third.pages)
+    assert [p.key for p in third.pages] == [f"index:{n}" for n in range(len(third.pages))]
+    assert set(third.cursor) == set(keys[:100] + keys[900:])
+    assert _read_keys(_sweep(host, third.cursor)) == []
 
 
 def test_a_rewrite_with_the_same_bytes_is_not_read_again(tmp_path: Path, host: TestHost) -> None:
@@ -192,7 +241,10 @@ def test_a_file_deleted_after_the_plan_reads_no_rows(tmp_path: Path, host: TestH
         plan = source.plan(None)
         path.unlink()
         data = source.read(plan.pages[0])
-    assert data.table.num_rows == 0 and data.cursor is not None
+        assert data.table.num_rows == 0 and set(data.cursor) == {"data/a.jsonl"}
+        # The next plan forgets it again.
+        following = read_all(source, data.cursor)
+    assert following.rows == [] and following.cursor == {}
 
 
 def test_a_fresh_source_reads_a_planned_page(tmp_path: Path, host: TestHost) -> None:
@@ -202,30 +254,37 @@ def test_a_fresh_source_reads_a_planned_page(tmp_path: Path, host: TestHost) -> 
         assert other.read(page).table.column("id").to_pylist() == [1, 2]
 
 
-def test_a_cursor_of_another_connector_is_refused(host: TestHost) -> None:
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "2026-01-01T00:00:00Z",
+        {"a.csv": '"etag-of-s3"'},
+        # The index this connector kept before its cursor was keyed.
+        {"files": {"data/a.jsonl": "0" * 64}, "stat": {}},
+    ],
+)
+def test_a_cursor_of_another_connector_is_refused(host: TestHost, cursor: JsonValue) -> None:
     with pytest.raises(SourceError, match="not a file file index"):
-        _sweep(host, "2026-01-01T00:00:00Z")
+        _sweep(host, cursor)
 
 
 # -- the stat shortcut --------------------------------------------------------------------------
 
 
-def _settled(cursor: dict[str, Any], key: str, digest: str) -> dict[str, Any]:
-    """``cursor`` as if ``key`` had been hashed to ``digest`` long after its last change."""
-    size, mtime, ctime, inode, _ = cursor["stat"][key]
-    later = max(mtime, ctime) + 60 * 10**9
-    return {
-        "files": {**cursor["files"], key: digest},
-        "stat": {**cursor["stat"], key: [size, mtime, ctime, inode, later]},
-    }
+def _settled(cursor: dict[str, Any], path: Path, key: str, digest: str) -> dict[str, Any]:
+    """``cursor`` as if ``key`` had been hashed to ``digest`` long after its last change
+    (with the stat record a settled file gets)."""
+    stat = path.stat()
+    record = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+    return {**cursor, key: {"sha256": digest, "stat": record}}
 
 
 def test_a_settled_unchanged_stat_stands_in_for_the_hash(tmp_path: Path, host: TestHost) -> None:
-    _write(tmp_path / "data" / "a.jsonl", [1])
+    path = _write(tmp_path / "data" / "a.jsonl", [1])
     first = _sweep(host)
     # A recorded hash that is not the file's: trusted (not recomputed) while the stat says
     # nothing changed, so nothing is read.
-    cursor = _settled(first.cursor, "data/a.jsonl", "0" * 64)
+    cursor = _settled(first.cursor, path, "data/a.jsonl", "0" * 64)
     assert _read_keys(_sweep(host, cursor)) == []
     # always_hash recomputes it, sees the difference and reads the file.
     assert _read_keys(_sweep(host, cursor, always_hash=True)) == ["file:data/a.jsonl"]
@@ -234,7 +293,7 @@ def test_a_settled_unchanged_stat_stands_in_for_the_hash(tmp_path: Path, host: T
 def test_a_rewrite_that_restores_the_mtime_is_still_seen(tmp_path: Path, host: TestHost) -> None:
     path = _write(tmp_path / "data" / "a.jsonl", [1])
     first = _sweep(host)
-    cursor = _settled(first.cursor, "data/a.jsonl", first.cursor["files"]["data/a.jsonl"])
+    cursor = _settled(first.cursor, path, "data/a.jsonl", first.cursor["data/a.jsonl"]["sha256"])
     before = path.stat()
     path.write_text(path.read_text().replace("row 1", "row 9"))  # same size
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # as cp -p / rsync -t do
@@ -244,11 +303,28 @@ def test_a_rewrite_that_restores_the_mtime_is_still_seen(tmp_path: Path, host: T
 
 def test_unsettled_records_are_hashed_again(tmp_path: Path, host: TestHost) -> None:
     # A file hashed within seconds of its last write may change again in the same timestamp
-    # granule, so its stat is not trusted: the wrong hash below is caught.
-    _write(tmp_path / "data" / "a.jsonl", [1])
+    # granule, so its stat is not kept, and the wrong hash below is caught. (An mtime in the
+    # future keeps the file unsettled however long the test takes.)
+    path = _write(tmp_path / "data" / "a.jsonl", [1])
+    future = path.stat().st_mtime_ns + 3600 * 10**9
+    os.utime(path, ns=(future, future))
     first = _sweep(host)
-    cursor = {**first.cursor, "files": {"data/a.jsonl": "0" * 64}}
+    assert first.cursor["data/a.jsonl"].keys() == {"sha256"}  # no stat record
+    cursor = {"data/a.jsonl": {"sha256": "0" * 64}}
     assert _read_keys(_sweep(host, cursor)) == ["file:data/a.jsonl"]
+    # Hashed again to the recorded hash: nothing to read and nothing for the cursor to learn.
+    assert _sweep(host, first.cursor).pages == []
+
+
+def test_touching_a_file_reads_nothing(tmp_path: Path, host: TestHost) -> None:
+    path = _write(tmp_path / "data" / "a.jsonl", [1])
+    first = _sweep(host)
+    os.utime(path)  # new times, same bytes: hashed again, not read
+    again = _sweep(host, first.cursor)
+    assert _read_keys(again) == [] and again.rows == []
+    # At most an index page with the file's new stat record.
+    assert all(p.key.startswith("index:") for p in again.pages)
+    assert again.cursor["data/a.jsonl"]["sha256"] == first.cursor["data/a.jsonl"]["sha256"]
 
 
 # -- discover -----------------------------------------------------------------------------------

@@ -103,7 +103,11 @@ def test_every_format_one_page_per_object(
     page = result.pages[0]
     assert page.params["etag"] and page.params["size"] == 24
     json.dumps([p.to_dict() for p in result.pages])
-    assert result.plan.cursor_kind is CursorKind.OPAQUE_TOKEN
+    assert result.plan.cursor_kind is CursorKind.KEYED
+    # Each page reports its own object's ETag (the planned one).
+    assert [d.cursor for d in result.data] == [
+        {p.params["key"]: p.params["etag"]} for p in result.pages
+    ]
 
 
 def test_prefix_and_pattern(s3_server: S3Server, bucket: str, make: Any) -> None:  # noqa: F811
@@ -128,7 +132,7 @@ def test_incremental_by_etag(s3_server: S3Server, bucket: str, make: Any) -> Non
     s3.put_object(bucket, "b.jsonl", _jsonl([3]))
     first = _sweep(make)
     assert sorted(first.column("id")) == [1, 2, 3]
-    assert set(first.cursor["files"]) == {"a.jsonl", "b.jsonl"}
+    assert set(first.cursor) == {"a.jsonl", "b.jsonl"}
 
     unchanged = _sweep(make, first.cursor)
     assert unchanged.pages == [] and unchanged.cursor == first.cursor
@@ -141,7 +145,40 @@ def test_incremental_by_etag(s3_server: S3Server, bucket: str, make: Any) -> Non
 
     s3.delete_object(bucket, "a.jsonl")
     third = _sweep(make, second.cursor)
-    assert third.rows == [] and set(third.cursor["files"]) == {"b.jsonl", "c.jsonl"}
+    assert third.rows == [] and set(third.cursor) == {"b.jsonl", "c.jsonl"}
+    assert [(p.key, d.cursor) for p, d in zip(third.pages, third.data, strict=True)] == [
+        ("index:0", {"a.jsonl": None})  # a tombstone on a small index page
+    ]
+    assert _sweep(make, third.cursor).pages == []
+
+
+def test_pages_stay_small_however_many_objects(
+    s3_server: S3Server,  # noqa: F811
+    bucket: str,
+    make: Any,
+) -> None:
+    where = "exports/events/region=eu-west-1/year=2026/month=03/day=01"
+    keys = [f"{where}/part-{i:04d}.jsonl" for i in range(60)]
+    for i, key in enumerate(keys):
+        s3_server.put_object(bucket, key, _jsonl([i]))
+    first = _sweep(make)
+    assert len(first.cursor) == 60 and all(len(d.cursor) == 1 for d in first.data)
+    for key in [keys[3], keys[30], keys[59]]:
+        s3_server.put_object(bucket, key, _jsonl([-1]))
+    gone = keys[5:55]  # keys[30] among them
+    s3_server.client.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": k} for k in gone], "Quiet": True}
+    )
+    second = _sweep(make, first.cursor)
+    assert _read_keys(second) == [keys[3], keys[59]]
+    assert second.column("id") == [-1, -1]
+    # The tombstones are spread over index pages of a few KiB each.
+    index = [p for p in second.pages if p.key.startswith("index:")]
+    assert len(index) >= 2 and sum(len(p.params["index"]) for p in index) == len(gone)
+    for page in [*first.pages, *second.pages]:
+        assert len(json.dumps(page.to_dict())) < 4 * 1024, page.key
+    assert set(second.cursor) == set(keys) - set(gone)
+    assert _sweep(make, second.cursor).pages == []
 
 
 def test_an_object_changed_after_the_plan_is_left_for_the_next_run(

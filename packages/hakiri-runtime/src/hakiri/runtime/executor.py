@@ -185,7 +185,10 @@ class RunExecutor:
             plan = self.source.plan(None if replacing else state.position)
             kind = plan.cursor_kind
             queue = deque(plan.pages)
-            state = CursorState(position=state.position, sweep=state.position)
+            # The sweep folds page cursors on top of what it planned from: for a replace that
+            # is nothing, so state the new generation no longer has (a deleted file) is dropped.
+            start = None if replacing else state.position
+            state = CursorState(position=state.position, sweep=start)
         self.gate.start(resumed_from=self.summary.resumed_from)
         try:
             sweep = self._pull_all(queue, kind, state, on_page)

@@ -9,13 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hakiri.core.cursor import CursorKind, JsonValue
 from hakiri.core.manifest import PipelineSpec, Project
 from hakiri.core.plugins import open_catalog
 from hakiri.core.ports import Catalog
 from hakiri.core.records import RunRecord, WriteDisposition
 from hakiri.runtime.cursor_state import CursorState
 
-__all__ = ["describe_pipeline", "list_pipelines", "open_existing_catalog", "plan_pipeline"]
+__all__ = [
+    "describe_pipeline",
+    "list_pipelines",
+    "open_existing_catalog",
+    "plan_pipeline",
+    "position_summary",
+]
 
 
 def open_existing_catalog(project: Project) -> Catalog | None:
@@ -23,6 +30,14 @@ def open_existing_catalog(project: Project) -> Catalog | None:
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return None
     return open_catalog(url)
+
+
+def position_summary(kind: CursorKind, position: JsonValue) -> str:
+    """A cursor position short enough for one line of text (``--json`` keeps it whole): a
+    keyed cursor (a version per file) says how many keys it tracks."""
+    if kind is CursorKind.KEYED and isinstance(position, dict):
+        return f"{len(position):,} keys tracked"
+    return str(position)
 
 
 def _run_dict(run: RunRecord) -> dict[str, Any]:
@@ -93,6 +108,7 @@ def describe_pipeline(project: Project, name: str, *, runs: int = 10) -> dict[st
                 "kind": str(cursor.kind),
                 "version": cursor.version,
                 "position": state.position,
+                "position_summary": position_summary(cursor.kind, state.position),
                 "pages_left_from_interrupted_run": (
                     len(state.frontier) if state.frontier is not None else None
                 ),
@@ -142,6 +158,7 @@ def plan_pipeline(project: Project, name: str) -> dict[str, Any]:
             "write": str(resolved.spec.destination.write),
             "cursor_version": cursor.version if cursor else 0,
             "position": state.position,
+            "position_summary": position_summary(cursor.kind, state.position) if cursor else None,
         }
         if state.frontier is not None:
             plan["mode"] = "resume"

@@ -6,11 +6,10 @@ config model only; pyarrow is imported when files are read. ``formats`` (the rea
 """
 
 from hakiri.connectors.file.config import CsvOptions, FileSourceConfig, FormatSettings, JsonOptions
-from hakiri.connectors.file.factory import FileConnector, connector
+from hakiri.connectors.file.factory import connector
 
 __all__ = [
     "CsvOptions",
-    "FileConnector",
     "FileSourceConfig",
     "FormatSettings",
     "JsonOptions",

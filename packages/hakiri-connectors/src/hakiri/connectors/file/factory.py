@@ -1,47 +1,36 @@
-"""The ``file`` entry point: validates options, builds a ``FileSource`` (no I/O)."""
+"""The ``file`` entry point (see ``hakiri.connectors._factory``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
-from hakiri.connectors._options import validate_options
+from hakiri.connectors._factory import SourceConnector
 from hakiri.connectors.file.config import FileSourceConfig
-from hakiri.core.ports import ConnectorFactory, Host, Source
+from hakiri.core.ports import Host, Source
 
 if TYPE_CHECKING:
     from hakiri.connectors.file.source import FileSource
 
-__all__ = ["FileConnector", "connector"]
+__all__ = ["connector"]
 
 
-class FileConnector:
-    """Factory of file sources (a ``hakiri.core.ports.ConnectorFactory``)."""
+def _build(config: FileSourceConfig, host: Host) -> FileSource:
+    from hakiri.connectors.file.source import FileSource
 
-    name: str = "file"
-    kind: Literal["source", "destination"] = "source"
-    description: str = (
+    return FileSource(config, host)
+
+
+connector = SourceConnector(
+    name="file",
+    description=(
         "Local CSV, JSON Lines, JSON or Parquet files (a path or a glob), one page per file, "
         "incremental by content hash."
-    )
+    ),
+    model=FileSourceConfig,
+    build=_build,
+)
 
-    @property
-    def config_model(self) -> type[FileSourceConfig]:
-        return FileSourceConfig
-
-    def create(self, options: Mapping[str, Any], host: Host) -> FileSource:
-        """A ``FileSource`` for ``options``; raises ``ConfigError`` for invalid options.
-        Nothing is opened until the source plans, reads or discovers."""
-        config = validate_options(FileSourceConfig, options, self.name)
-        from hakiri.connectors.file.source import FileSource
-
-        return FileSource(config, host)
-
-
-connector = FileConnector()
-
-if TYPE_CHECKING:  # the type checker proves both sides of the port are honoured
-    _factory: ConnectorFactory = connector
+if TYPE_CHECKING:  # the type checker proves the source honours the port
 
     def _is_source(source: FileSource) -> Source:
         return source

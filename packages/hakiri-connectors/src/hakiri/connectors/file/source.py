@@ -10,7 +10,7 @@ from hakiri.connectors.file.config import FileSourceConfig
 from hakiri.connectors.file.formats import add_file_column, read_table, resolve_format
 from hakiri.connectors.file.hashing import STAT_TRUSTED, StatRecord, hash_file
 from hakiri.connectors.file.listing import ListedFile, list_files, resolve_key, stream_name
-from hakiri.connectors.file.tracking import FileIndex, Tracked, page_index, plan_pages
+from hakiri.connectors.file.tracking import Tracked, index_entries, known_versions, plan_pages
 from hakiri.core.closing import Closing
 from hakiri.core.cursor import CursorKind, JsonValue
 from hakiri.core.errors import SourceError
@@ -22,14 +22,30 @@ if TYPE_CHECKING:
 
 __all__ = ["FileSource"]
 
-_STAT = "stat"
-"""The index entry holding each file's stat record (see ``hashing``)."""
+_VERSION = ("sha256", "stat")
+"""What the cursor holds per file: the content's hash, and the stat record that may stand
+in for it (see ``hashing``) when there is one."""
 
 
-def _page(listed: ListedFile, size: int, digest: str | None) -> Page:
-    params: dict[str, JsonValue] = {"path": listed.key, "size": size}
-    if digest is not None:
-        params["sha256"] = digest
+def _version(digest: str, record: StatRecord | None) -> dict[str, JsonValue]:
+    version: dict[str, JsonValue] = {"sha256": digest}
+    if record is not None:
+        version["stat"] = record.to_json()
+    return version
+
+
+def _valid_version(value: JsonValue) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("sha256"), str)
+
+
+def _same_content(old: JsonValue, new: JsonValue) -> bool:
+    return bool(old["sha256"] == new["sha256"])
+
+
+def _page(listed: ListedFile, size: int, version: dict[str, JsonValue] | None) -> Page:
+    # The page carries the planned version, which its read reports: the key, the hash and
+    # the stat record, a few hundred bytes whatever the number of files.
+    params: dict[str, JsonValue] = {"path": listed.key, "size": size, **(version or {})}
     return Page(f"file:{listed.key}", params)
 
 
@@ -53,7 +69,7 @@ class FileSource(Closing):
 
     def plan(self, cursor: JsonValue) -> Plan:
         """One page per file to read, in key order. Incremental: only files whose content
-        hash is not the one the committed index records."""
+        hash is not the one the committed cursor records (see ``tracking``)."""
         listed = list_files(self.config.path, self._root)
         for item in listed:
             resolve_format(item.key, self.config)  # an unknown format fails before any read
@@ -64,42 +80,37 @@ class FileSource(Closing):
                 if size is not None:
                     pages.append(_page(item, size, None))
             described = f"{len(pages)} files matching {self.config.path}"
-            return Plan(pages, CursorKind.OPAQUE_TOKEN, described)
-        previous = FileIndex.from_cursor(cursor, connector="file")
-        tracked, stats = self._hash_all(listed, previous)
-        pages = plan_pages(tracked, previous, extra={_STAT: stats})
+            return Plan(pages, CursorKind.KEYED, described)
+        previous = known_versions(cursor, connector="file", valid=_valid_version)
+        tracked = self._hash_all(listed, previous or {})
+        pages = plan_pages(tracked, previous, same_content=_same_content)
         reading = sum(1 for p in pages if "path" in p.params)
         described = f"{reading} new or changed of {len(tracked)} files matching {self.config.path}"
-        return Plan(pages, CursorKind.OPAQUE_TOKEN, described)
+        return Plan(pages, CursorKind.KEYED, described)
 
-    def _hash_all(
-        self, listed: list[ListedFile], previous: FileIndex | None
-    ) -> tuple[list[Tracked], dict[str, JsonValue]]:
-        old_stats = previous.extra.get(_STAT) if previous is not None else None
-        known_stats = old_stats if isinstance(old_stats, dict) else {}
-        known = previous.files if previous is not None else {}
+    def _hash_all(self, listed: list[ListedFile], known: dict[str, JsonValue]) -> list[Tracked]:
         trust = STAT_TRUSTED and not self.config.always_hash
         tracked: list[Tracked] = []
-        stats: dict[str, JsonValue] = {}
         for item in listed:
+            old = known.get(item.key)
             try:
                 stat = item.path.stat()
-                record = StatRecord.from_json(known_stats.get(item.key)) if trust else None
-                if record is not None and record.settled and record.matches(stat):
-                    digest = known.get(item.key)
+                record = StatRecord.from_json(old.get("stat")) if trust and old else None
+                if record is not None and record.matches(stat):
+                    version = old  # unchanged since it was hashed: the recorded hash stands
                 else:
-                    digest = None
-                if digest is None:
                     digest, record = hash_file(item.path)
+                    version = _version(digest, record if trust else None)
+                    if "stat" not in version and old is not None and _same_content(old, version):
+                        # The same content and no record to gain: keep the recorded version,
+                        # so the cursor has nothing to learn about this file.
+                        version = old
             except FileNotFoundError:
                 continue  # deleted since it was listed: as if it had not been there
             except OSError as exc:
                 raise _unreadable(item.key, exc) from None
-            if record is not None and trust:
-                stats[item.key] = record.to_json()
-            size = record.size if record is not None else stat.st_size
-            tracked.append(Tracked(item.key, digest, _page(item, size, digest)))
-        return tracked, stats
+            tracked.append(Tracked(item.key, version, _page(item, stat.st_size, version)))
+        return tracked
 
     # -- read -------------------------------------------------------------------------------
 
@@ -107,15 +118,19 @@ class FileSource(Closing):
         """Read one file whole. A file whose content no longer has the planned hash (it
         changed or vanished after the plan) reads as no rows and is left for the next run,
         whose plan sees the new content."""
-        cursor = page_index(page)
+        entries = index_entries(page)
+        if entries is not None:
+            return PageData(_empty(), cursor=entries)  # an index page: nothing to read
         key = page.params.get("path")
-        if key is None:
-            return PageData(_empty(), cursor=cursor)  # the index page: nothing to read
         if not isinstance(key, str):
             raise SourceError(
                 f"page {page.key!r} is not a page of the file source", hint="plan the run again"
             )
         expected = page.params.get("sha256")
+        # The planned version, whatever the read finds: a file that changed (or went) since
+        # the plan reads as no rows, and the next plan sees that it differs.
+        version = {k: page.params[k] for k in _VERSION if k in page.params}
+        cursor = {key: version} if isinstance(expected, str) else None
         fmt = resolve_format(key, self.config)
         try:
             file = open(resolve_key(key, self._root), "rb", buffering=0)

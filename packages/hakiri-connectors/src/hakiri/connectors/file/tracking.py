@@ -1,95 +1,138 @@
-"""Incremental reading by file: which files a sweep reads, and the cursor that remembers.
+"""Incremental reading by file: which files a sweep reads, and what each page tells the cursor.
 
-Shared by the file and s3 sources. The cursor (``CursorKind.OPAQUE_TOKEN``) is an index
-``{"files": {key: token}, …}``: each file read so far and the identity of the content that
-was read (a SHA-256 for local files, the ETag for S3 objects). A plan lists the files now
-there and reads those whose token is new or differs; files gone since drop out of the index.
+Shared by the file and s3 sources. The cursor is ``CursorKind.KEYED``: ``{key: version}``,
+each file read so far and the version of the content that was read (for local files the
+SHA-256 and a stat record, for S3 objects the ETag). A plan lists the files now there and
+reads those whose content is new or differs.
 
-Opaque cursors replace rather than merge, and a page may be read by another process than
-the one that planned it, so the *last page of the plan carries the whole new index* in its
-params and reports it as its cursor; the other pages report none. That fits the executor:
-a commit in the middle of a sweep stores the unread pages (the last one, with the index,
-among them) and keeps the old position; the final commit stores the index the last page
-reported. When no file needs reading but the index changed (a file was deleted, a stat
-record moved) the plan is a single ``index`` page that reads nothing.
+No page ever carries the whole index, so a page stays the same size however many files
+there are:
+
+- a file's page carries its own key and planned version, and its read reports
+  ``{key: version}`` (the planned one, even when the file changed or vanished before the
+  read: the next plan then sees the difference);
+- what changes without a read — a file deleted since the committed cursor (a tombstone,
+  ``{key: None}``), a new stat record for unchanged content — rides on small ``index:N``
+  pages that read nothing, at most ``INDEX_PAGE_KEYS`` keys and about ``INDEX_PAGE_BYTES``
+  of entries each, after the file pages.
+
+The executor folds each page's cursor onto the committed one; a commit in the middle of a
+sweep stores the unread pages and keeps the committed position, and the final commit stores
+the folded sweep. So a crashed sweep resumes with exactly the pages it had not committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from hakiri.core.cursor import JsonValue
 from hakiri.core.errors import SourceError
 from hakiri.core.records import Page
 
-__all__ = ["INDEX_PAGE", "FileIndex", "Tracked", "page_index", "plan_pages"]
+__all__ = [
+    "INDEX_PAGE_BYTES",
+    "INDEX_PAGE_KEYS",
+    "INDEX_PREFIX",
+    "Tracked",
+    "index_entries",
+    "known_versions",
+    "plan_pages",
+]
 
-INDEX_PAGE = "index"
-"""Key of the page that only carries the index (file page keys have a ``kind:`` prefix)."""
+INDEX_PREFIX = "index:"
+"""Key prefix of the pages that only move the cursor (file page keys have their own)."""
+INDEX_PAGE_KEYS = 200
+INDEX_PAGE_BYTES = 3 * 1024
+"""Entries (as JSON) an index page holds at most; one longer entry gets a page alone."""
 _PARAM = "index"
 
 
 @dataclass(frozen=True, slots=True)
 class Tracked:
-    """A file the plan saw: its key, the identity of its content, the page that reads it."""
+    """A file the plan saw: its key, the version the cursor will hold for it, and the page
+    that reads it (whose read reports ``{key: version}``)."""
 
     key: str
-    token: str
+    version: JsonValue
     page: Page
 
 
-@dataclass(frozen=True, slots=True)
-class FileIndex:
-    """What the cursor holds: key → token, plus connector-specific entries (``extra``)."""
+def known_versions(
+    value: JsonValue, *, connector: str, valid: Callable[[Any], bool]
+) -> dict[str, JsonValue] | None:
+    """The ``{key: version}`` a committed cursor holds (None before the first sweep).
 
-    files: dict[str, str]
-    extra: dict[str, JsonValue] = field(default_factory=dict)
-
-    @classmethod
-    def from_cursor(cls, value: JsonValue, *, connector: str) -> FileIndex | None:
-        """The index a committed cursor holds (None before the first sweep)."""
-        if value is None:
-            return None
-        files = value.get("files") if isinstance(value, dict) else None
-        if not isinstance(files, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in files.items()
-        ):
-            raise SourceError(
-                f"the pipeline's committed cursor is not a {connector} file index",
-                hint="the pipeline was written by another connector: give it a new name, or "
-                "reset its cursor",
-            )
-        extra = {k: v for k, v in value.items() if k != "files"}
-        return cls(dict(files), extra)
-
-    def to_value(self) -> dict[str, JsonValue]:
-        return {"files": dict(self.files), **self.extra}
+    A value that is not such an object (another connector's cursor, or this one's from
+    before the keyed cursor) is refused rather than guessed at."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and valid(v) for k, v in value.items()
+    ):
+        raise SourceError(
+            f"the pipeline's committed cursor is not a {connector} file index",
+            hint="the pipeline was written by another connector or an older version: give "
+            "it a new name, or reset its cursor",
+        )
+    return dict(value)
 
 
 def plan_pages(
     tracked: Sequence[Tracked],
-    previous: FileIndex | None,
+    previous: Mapping[str, JsonValue] | None,
     *,
-    extra: Mapping[str, JsonValue] | None = None,
+    same_content: Callable[[JsonValue, JsonValue], bool],
 ) -> list[Page]:
-    """The pages of an incremental sweep over ``tracked`` (in their order), the last one
-    carrying the new index. No pages when nothing changed."""
-    index = FileIndex({t.key: t.token for t in tracked}, dict(extra or {}))
-    known = previous.files if previous is not None else {}
-    pages = [t.page for t in tracked if known.get(t.key) != t.token]
-    if index == previous or (previous is None and not tracked):
-        return pages
-    value = index.to_value()
-    if not pages:
-        return [Page(INDEX_PAGE, {_PARAM: value})]
-    last = pages[-1]
-    pages[-1] = Page(last.key, {**last.params, _PARAM: value})
+    """The pages of an incremental sweep: the pages of ``tracked`` files whose content is
+    new or not the recorded one (in their order), then index pages for the rest of what
+    moves (new versions of unchanged content, tombstones of files no longer there).
+    No pages when nothing changed."""
+    known = previous or {}
+    pages: list[Page] = []
+    entries: dict[str, JsonValue] = {}
+    seen: set[str] = set()
+    for item in tracked:
+        seen.add(item.key)
+        old = known.get(item.key)
+        if old is None or not same_content(old, item.version):
+            pages.append(item.page)
+        elif old != item.version:
+            entries[item.key] = item.version
+    for key in known:
+        if key not in seen:
+            entries[key] = None  # gone: forgotten, so it is read again if it comes back
+    pages.extend(_index_pages(entries))
     return pages
 
 
-def page_index(page: Page) -> JsonValue:
-    """The cursor a page reports: the new index on the last page of a sweep, else None."""
+def _index_pages(entries: Mapping[str, JsonValue]) -> list[Page]:
+    pages: list[Page] = []
+    batch: dict[str, JsonValue] = {}
+    size = 0
+    for key, version in sorted(entries.items()):
+        entry = len(json.dumps({key: version})) - 1  # one "key": value pair and its comma
+        if batch and (len(batch) >= INDEX_PAGE_KEYS or size + entry > INDEX_PAGE_BYTES):
+            pages.append(_index_page(len(pages), batch))
+            batch, size = {}, 0
+        batch[key] = version
+        size += entry
+    if batch:
+        pages.append(_index_page(len(pages), batch))
+    return pages
+
+
+def _index_page(number: int, batch: dict[str, JsonValue]) -> Page:
+    return Page(f"{INDEX_PREFIX}{number}", {_PARAM: batch})
+
+
+def index_entries(page: Page) -> dict[str, JsonValue] | None:
+    """The cursor entries an index page carries (None for any other page)."""
+    if not page.key.startswith(INDEX_PREFIX):
+        return None
     value: Any = page.params.get(_PARAM)
+    if not isinstance(value, dict):
+        raise SourceError(f"page {page.key!r} is not an index page", hint="plan the run again")
     return value

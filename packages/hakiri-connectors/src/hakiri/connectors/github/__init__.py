@@ -5,6 +5,6 @@ config model only; urllib3 and pyarrow are imported when a source is built and r
 """
 
 from hakiri.connectors.github.config import GithubSourceConfig
-from hakiri.connectors.github.factory import GithubConnector, connector
+from hakiri.connectors.github.factory import connector
 
-__all__ = ["GithubConnector", "GithubSourceConfig", "connector"]
+__all__ = ["GithubSourceConfig", "connector"]

@@ -5,6 +5,6 @@ config model only; urllib3 and pyarrow are imported when a source is built and r
 """
 
 from hakiri.connectors.http.config import HttpSourceConfig
-from hakiri.connectors.http.factory import HttpConnector, connector
+from hakiri.connectors.http.factory import connector
 
-__all__ = ["HttpConnector", "HttpSourceConfig", "connector"]
+__all__ = ["HttpSourceConfig", "connector"]

@@ -5,6 +5,6 @@ config model only; psycopg (the ``postgres`` extra) and pyarrow load when a sour
 """
 
 from hakiri.connectors.postgres.config import PostgresSourceConfig
-from hakiri.connectors.postgres.factory import PostgresConnector, connector
+from hakiri.connectors.postgres.factory import connector
 
-__all__ = ["PostgresConnector", "PostgresSourceConfig", "connector"]
+__all__ = ["PostgresSourceConfig", "connector"]

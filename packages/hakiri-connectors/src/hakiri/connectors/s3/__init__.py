@@ -6,6 +6,6 @@ first talks to the bucket. Objects are decoded by the file connector's readers.
 """
 
 from hakiri.connectors.s3.config import S3SourceConfig
-from hakiri.connectors.s3.factory import S3Connector, connector
+from hakiri.connectors.s3.factory import connector
 
-__all__ = ["S3Connector", "S3SourceConfig", "connector"]
+__all__ = ["S3SourceConfig", "connector"]

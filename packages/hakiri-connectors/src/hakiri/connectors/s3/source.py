@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import operator
 import struct
 import tempfile
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from hakiri.connectors.file.formats import (
     sniff_schema,
 )
 from hakiri.connectors.file.listing import stream_name
-from hakiri.connectors.file.tracking import FileIndex, Tracked, page_index, plan_pages
+from hakiri.connectors.file.tracking import Tracked, index_entries, known_versions, plan_pages
 from hakiri.connectors.s3.client import S3Client, S3Object
 from hakiri.connectors.s3.config import S3SourceConfig
 from hakiri.connectors.s3.pattern import compile_glob
@@ -71,32 +72,35 @@ class S3Source(Closing):
 
     def plan(self, cursor: JsonValue) -> Plan:
         """One page per object to read, in key order; incremental: only objects whose ETag
-        is not the one the committed index records."""
+        is not the one the committed cursor records (see ``file.tracking``)."""
         objects = self._client.list_objects(self.config.list_prefix, self._keep)
         for obj in objects:
             resolve_format(obj.key, self.config)  # an unknown format fails before any read
         if not self.config.incremental:
             pages = [_page(obj) for obj in objects]
-            return Plan(pages, CursorKind.OPAQUE_TOKEN, f"{len(pages)} objects {self._described}")
-        previous = FileIndex.from_cursor(cursor, connector="s3")
-        pages = plan_pages([Tracked(o.key, o.etag, _page(o)) for o in objects], previous)
+            return Plan(pages, CursorKind.KEYED, f"{len(pages)} objects {self._described}")
+        previous = known_versions(cursor, connector="s3", valid=lambda v: isinstance(v, str))
+        tracked = [Tracked(o.key, o.etag, _page(o)) for o in objects]
+        pages = plan_pages(tracked, previous, same_content=operator.eq)
         reading = sum(1 for p in pages if "key" in p.params)
         described = f"{reading} new or changed of {len(objects)} objects {self._described}"
-        return Plan(pages, CursorKind.OPAQUE_TOKEN, described)
+        return Plan(pages, CursorKind.KEYED, described)
 
     def read(self, page: Page) -> PageData:
         """Download one object to a temporary file and decode it. Incremental reads ask for
         the planned ETag: an object changed or deleted since the plan reads as no rows and
         is left for the next run."""
-        cursor = page_index(page)
+        entries = index_entries(page)
+        if entries is not None:
+            return PageData(_empty(), cursor=entries)  # an index page: nothing to read
         key = page.params.get("key")
-        if key is None:
-            return PageData(_empty(), cursor=cursor)  # the index page: nothing to read
         if not isinstance(key, str):
             raise SourceError(
                 f"page {page.key!r} is not a page of the s3 source", hint="plan the run again"
             )
         etag = page.params.get("etag") if self.config.incremental else None
+        # The planned ETag, whatever the read finds (see ``tracking``).
+        cursor = {key: etag} if isinstance(etag, str) else None
         fmt = resolve_format(key, self.config)
         # One object on disk at a time, deleted as soon as it is decoded.
         with tempfile.TemporaryFile(prefix="hakiri-s3-") as spool:

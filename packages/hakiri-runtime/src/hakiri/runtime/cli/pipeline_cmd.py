@@ -76,7 +76,8 @@ def _print_description(info: dict[str, Any]) -> None:
         left = cursor["pages_left_from_interrupted_run"]
         resume = f"; {left} page(s) left from an interrupted run" if left is not None else ""
         click.echo(
-            f"cursor       {cursor['position']} (v{cursor['version']}, {cursor['kind']}{resume})"
+            f"cursor       {cursor['position_summary']} "
+            f"(v{cursor['version']}, {cursor['kind']}{resume})"
         )
     table = info["table"]
     if table:

@@ -27,6 +27,6 @@ def plan(pipeline: str, project_dir: Path | None, as_json: bool) -> None:
     )
     click.echo(f"mode      {info['mode']}")
     if info["position"] is not None:
-        click.echo(f"cursor    {info['position']} (version {info['cursor_version']})")
+        click.echo(f"cursor    {info['position_summary']} (version {info['cursor_version']})")
     click.echo(f"reads     {info['description']}")
     click.echo(f"pages     {len(info['pages'])} known now (more are discovered while reading)")
