@@ -115,6 +115,61 @@ primary_key = ["region", "id"]
     # Every version stays in the store (newest wins at read time): 6 + 6 + 3 records.
     describe = run_hakiri("pipeline", "describe", "accounts", "--json", cwd=project).check().json()
     assert sum(run["rows"] for run in describe["runs"]) == 15
+    before = sorted((project / ".hakiri" / "context" / "accounts").iterdir())
+    assert len(before) == 3
+
+    # Compaction materialises the view: the same answer, from one file of 9 rows.
+    compacted = run_hakiri("compact", "accounts", "--json", cwd=project).check().json()
+    assert compacted == [
+        {
+            "table": "accounts",
+            "run_id": compacted[0]["run_id"],
+            "files_before": 3,
+            "rows_before": 15,
+            "files_after": 1,
+            "rows_after": 9,
+            "removed_files": 3,
+        }
+    ]
+    assert (
+        _query(project, "select region, id, plan, seats from accounts order by region, id") == rows
+    )
+    after = sorted((project / ".hakiri" / "context" / "accounts").iterdir())
+    assert len(after) == 1 and after[0] not in before
+    again = run_hakiri("compact", "accounts", cwd=project).check().stdout
+    assert "already compact" in again
+
+    # The cursor and the merge carry on: a later run's rows win over the compacted ones.
+    _publish(www, [account("us", 2, "team", 9)])
+    run_hakiri("run", "accounts", cwd=project).check()
+    assert _query(project, "select plan, seats from accounts where region = 'us' and id = 2") == [
+        ["team", 9]
+    ]
+    assert _query(project, "select count(*) from accounts") == [[9]]
+
+
+def test_compacting_a_table_that_is_not_merge_is_refused(
+    tmp_path: Path,
+    demo_api: DemoApi,  # noqa: F811
+) -> None:
+    project = tmp_path / "project"
+    write_manifest(
+        project,
+        f"""
+[pipelines.issues.source]
+connector = "http"
+url = "{demo_api.url}/issues"
+params = {{ style = "link", per_page = 50 }}
+pagination = {{ kind = "link_header" }}
+""",
+    )
+    run_hakiri("run", "issues", cwd=project).check()
+    refused = run_hakiri("compact", "issues", cwd=project)
+    assert refused.returncode != 0
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error[config_invalid]: table 'issues' is written with 'append'")
+    unknown = run_hakiri("compact", "nope", cwd=project)
+    assert unknown.returncode != 0 and "no table named 'nope'" in unknown.stderr
 
 
 def test_replace_reads_the_whole_source_every_run(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F811

@@ -19,18 +19,15 @@ from hakiri.core.errors import SourceError
 from hakiri.core.manifest import PipelineSpec
 from hakiri.core.ports import Catalog
 from hakiri.core.records import (
-    CommitRequest,
-    CommitResult,
     Page,
     PageData,
     Plan,
     RunStatus,
-    StagedFile,
     StreamInfo,
 )
-from hakiri.core.schema import Schema
 from hakiri.runtime.cursor_state import CursorState
 from hakiri.runtime.executor import RunExecutor
+from hakiri.testing.destination import MemoryDestination
 
 
 class ScriptedSource:
@@ -67,36 +64,6 @@ class ScriptedSource:
         pass
 
 
-class MemoryDestination:
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-        self.tables: dict[str, pa.Table] = {}
-
-    def prepare(self, table: str, *, live_runs: set[str]) -> list[str]:
-        referenced = self.catalog.referenced_paths(table)
-        garbage = [path for path in self.tables if path not in referenced]
-        for path in garbage:
-            del self.tables[path]
-        return garbage
-
-    def stage(self, table: str, data: pa.Table, *, run_id: str, seq: int) -> StagedFile:
-        path = f"context/{table}/{run_id}-{seq:06d}.parquet"
-        self.tables[path] = data
-        return StagedFile(path, data.num_rows, 1, f"sha256:{seq}", Schema.from_arrow(data.schema))
-
-    def commit(self, request: CommitRequest) -> CommitResult:
-        return self.catalog.commit(request)
-
-    def close(self) -> None:
-        pass
-
-    def visible_ids(self, table: str) -> list[int]:
-        ids: list[int] = []
-        for record in self.catalog.list_files(table):
-            ids.extend(self.tables[record.path].column("id").to_pylist())
-        return ids
-
-
 def _spec(chunk_rows: int = 20) -> PipelineSpec:
     spec = PipelineSpec.model_validate(
         {"source": {"connector": "scripted"}, "chunk_rows": chunk_rows}
@@ -123,7 +90,7 @@ def test_commits_per_chunk_and_moves_the_cursor_at_the_end(clock: ManualClock) -
     summary = _run(catalog, ScriptedSource(95, 10), dest, clock).execute(None)
     assert summary.status is RunStatus.SUCCEEDED
     assert (summary.rows, summary.pages, summary.commits, summary.files) == (95, 10, 5, 5)
-    assert sorted(dest.visible_ids("rows")) == list(range(1, 96))
+    assert sorted(r["id"] for r in dest.rows("rows")) == list(range(1, 96))
     cursor = catalog.get_cursor("rows")
     assert cursor is not None and cursor.kind is CursorKind.MONOTONIC
     state = CursorState.from_value(cursor.value)
@@ -150,7 +117,7 @@ def test_failure_after_a_commit_is_partial_and_the_next_run_resumes(clock: Manua
     summary = _run(catalog, source, dest, clock).execute(None)
     assert summary.resumed_from == first.run_id
     assert source.reads == [5, 6, 7, 8, 9, 10]
-    assert sorted(dest.visible_ids("rows")) == list(range(1, 96))
+    assert sorted(r["id"] for r in dest.rows("rows")) == list(range(1, 96))
     state = CursorState.from_value(catalog.get_cursor("rows").value)  # type: ignore[union-attr]
     assert (state.position, state.frontier) == (95, None)
 
@@ -182,12 +149,12 @@ def test_interrupted_runs_are_closed_and_their_files_collected(clock: ManualCloc
     from hakiri.core.records import RunRecord
 
     catalog.create_run(RunRecord("dead", "rows", RunStatus.RUNNING, clock.now()))
-    dest.tables["context/rows/dead-000000.parquet"] = pa.table({"id": [999]})
+    dest.files["context/rows/dead-000000.parquet"] = pa.table({"id": [999]})
     summary = _run(catalog, ScriptedSource(95, 10), dest, clock).execute(None)
     assert summary.interrupted_runs == ["dead"]
     assert summary.removed_files == ["context/rows/dead-000000.parquet"]
     assert catalog.get_run("dead").status is RunStatus.PARTIAL_FAILURE  # type: ignore[union-attr]
-    assert sorted(dest.visible_ids("rows")) == list(range(1, 96))
+    assert sorted(r["id"] for r in dest.rows("rows")) == list(range(1, 96))
 
 
 def test_incremental_second_run_starts_from_the_position(clock: ManualClock) -> None:
@@ -197,4 +164,4 @@ def test_incremental_second_run_starts_from_the_position(clock: ManualClock) -> 
     grown = ScriptedSource(45, 10)
     summary = _run(catalog, grown, dest, clock).execute(None)
     assert summary.rows == 15
-    assert sorted(dest.visible_ids("rows")) == list(range(1, 46))
+    assert sorted(r["id"] for r in dest.rows("rows")) == list(range(1, 46))

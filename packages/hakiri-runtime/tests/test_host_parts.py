@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from hakiri.core.errors import PipelineBusy, SecretError
+from hakiri.core.lock import PipelineLock
 from hakiri.core.manifest import load_project
 from hakiri.core.records import Page
 from hakiri.runtime.cursor_state import CursorState
 from hakiri.runtime.init import scaffold_project
-from hakiri.runtime.lock import PipelineLock
 from hakiri.runtime.secrets import EnvSecretResolver
 
 

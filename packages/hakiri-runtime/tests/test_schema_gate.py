@@ -20,17 +20,14 @@ from hakiri.core.errors import SchemaFrozen, SchemaIncompatible, SourceError
 from hakiri.core.manifest import PipelineSpec
 from hakiri.core.records import (
     SCHEMA_DECISION,
-    CommitRequest,
-    CommitResult,
     Page,
     PageData,
     Plan,
     RunStatus,
-    StagedFile,
     StreamInfo,
 )
-from hakiri.core.schema import Schema
 from hakiri.runtime.executor import RunExecutor
+from hakiri.testing.destination import MemoryDestination
 
 
 class ShapedSource:
@@ -58,34 +55,6 @@ class ShapedSource:
         pass
 
 
-class Destination:
-    """Keeps staged tables in memory; publishes through the catalog."""
-
-    def __init__(self, catalog: MemoryCatalog) -> None:
-        self.catalog = catalog
-        self.files: dict[str, pa.Table] = {}
-
-    def prepare(self, table: str, *, live_runs: set[str]) -> list[str]:
-        return []
-
-    def stage(self, table: str, data: pa.Table, *, run_id: str, seq: int) -> StagedFile:
-        path = f"context/{table}/{run_id}-{seq:06d}.parquet"
-        self.files[path] = data
-        return StagedFile(path, data.num_rows, 1, f"sha256:{seq}", Schema.from_arrow(data.schema))
-
-    def commit(self, request: CommitRequest) -> CommitResult:
-        return self.catalog.commit(request)
-
-    def close(self) -> None:
-        pass
-
-    def visible(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for record in self.catalog.list_files("shapes"):
-            rows.extend(self.files[record.path].to_pylist())
-        return rows
-
-
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
@@ -93,7 +62,7 @@ def clock() -> ManualClock:
 
 def execute(
     catalog: MemoryCatalog,
-    dest: Destination,
+    dest: MemoryDestination,
     clock: ManualClock,
     pages: list[pa.Table],
     policy: str,
@@ -128,7 +97,7 @@ BASE = pa.table({"id": [1, 2], "score": [10, 20]})
 
 def test_a_run_creating_its_table_grows_it_under_freeze(clock: ManualClock) -> None:
     catalog = MemoryCatalog()
-    dest = Destination(catalog)
+    dest = MemoryDestination(catalog)
     pages = [
         BASE,
         pa.table({"id": [3], "score": [30], "tag": ["x"]}),  # a field the first page lacked
@@ -140,7 +109,7 @@ def test_a_run_creating_its_table_grows_it_under_freeze(clock: ManualClock) -> N
     assert schema.field("score").type == pa.float64()
     # The first schema is what the creating run found: versions, no decisions.
     assert decisions(catalog) == []
-    assert [r["score"] for r in dest.visible()] == [10, 20, 30.0, 4.5]
+    assert [r["score"] for r in dest.rows("shapes")] == [10, 20, 30.0, 4.5]
 
     # From now on the policy holds.
     with pytest.raises(SchemaFrozen):
@@ -150,7 +119,7 @@ def test_a_run_creating_its_table_grows_it_under_freeze(clock: ManualClock) -> N
 
 def test_decisions_of_one_commit_are_merged_and_ride_on_it(clock: ManualClock) -> None:
     catalog = MemoryCatalog()
-    dest = Destination(catalog)
+    dest = MemoryDestination(catalog)
     execute(catalog, dest, clock, [BASE], "variant")
     text = [pa.table({"id": [i], "score": [f"v{i}"]}) for i in (3, 4, 5)]
     execute(catalog, dest, clock, text, "variant")
@@ -167,14 +136,15 @@ def test_decisions_of_one_commit_are_merged_and_ride_on_it(clock: ManualClock) -
     versions = catalog.schema_versions("shapes")
     assert payload["after_schema"]["fingerprint"] == versions[-1].schema.fingerprint
     # Old files lack the column; readers (union by name) see nulls there.
-    assert [r.get("score__variant") for r in dest.visible()] == [None, None, '"v3"', '"v4"', '"v5"']
+    variants = [r.get("score__variant") for r in dest.rows("shapes")]
+    assert variants == [None, None, '"v3"', '"v4"', '"v5"']
 
 
 def test_a_refusal_is_recorded_and_fails_the_run_keeping_earlier_commits(
     clock: ManualClock,
 ) -> None:
     catalog = MemoryCatalog()
-    dest = Destination(catalog)
+    dest = MemoryDestination(catalog)
     execute(catalog, dest, clock, [BASE], "evolve")
     pages = [
         pa.table({"id": [3, 4], "score": [1.5, 2.5]}),
@@ -184,7 +154,7 @@ def test_a_refusal_is_recorded_and_fails_the_run_keeping_earlier_commits(
         execute(catalog, dest, clock, pages, "evolve", chunk_rows=1)
     run = catalog.list_runs("shapes")[0]
     assert run.status is RunStatus.PARTIAL_FAILURE and run.error_code == "schema_incompatible"
-    assert [r["id"] for r in dest.visible()] == [1, 2, 3, 4]
+    assert [r["id"] for r in dest.rows("shapes")] == [1, 2, 3, 4]
     assert decisions(catalog) == [("widened", "score", 2), ("rejected", "score", 1)]
     refused = catalog.list_events("shapes")[-1]
     assert refused.run_id == run.run_id
@@ -197,7 +167,7 @@ def test_a_refusal_is_recorded_and_fails_the_run_keeping_earlier_commits(
 
 def test_a_resumed_creating_sweep_is_still_creating(clock: ManualClock) -> None:
     catalog = MemoryCatalog()
-    dest = Destination(catalog)
+    dest = MemoryDestination(catalog)
     pages = [BASE, BASE, pa.table({"id": [9], "score": [1], "tag": ["late"]})]
     with pytest.raises(SourceError):
         execute(catalog, dest, clock, pages, "freeze", chunk_rows=2, fail_on={2})
@@ -205,5 +175,5 @@ def test_a_resumed_creating_sweep_is_still_creating(clock: ManualClock) -> None:
     resumed = execute(catalog, dest, clock, pages, "freeze", chunk_rows=2)
     assert resumed.summary.resumed_from is not None
     assert catalog.list_runs("shapes")[0].status is RunStatus.SUCCEEDED
-    assert dest.visible()[-1] == {"id": 9, "score": 1, "tag": "late"}
+    assert dest.rows("shapes")[-1] == {"id": 9, "score": 1, "tag": "late"}
     assert decisions(catalog) == []

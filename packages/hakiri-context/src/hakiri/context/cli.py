@@ -75,3 +75,45 @@ def _run(sql: str, project: Path | None, limit: int, timeout: float, fmt: str) -
     with open_store(root) as store:
         result = store.query(sql, limit=limit, timeout=timeout)
     return render(result.table, fmt, limit, truncated=result.truncated)
+
+
+@click.command("compact")
+@click.argument("tables", nargs=-1, required=True)
+@click.option(
+    "--project",
+    "-p",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Project directory (default: the nearest one holding hakiri.toml).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def compact_command(tables: tuple[str, ...], project: Path | None, as_json: bool) -> None:
+    """Rewrite merge TABLES as the rows readers see: the newest row per primary key.
+
+    Takes the pipeline's lock (no run commits meanwhile), publishes the compacted files in
+    one catalog transaction, keeps the cursor, and deletes the files it replaced.
+    """
+    import json
+
+    from hakiri.context.compact import compact_table
+    from hakiri.core.manifest import find_project_root, load_project
+
+    try:
+        loaded = load_project(project if project is not None else find_project_root(Path.cwd()))
+        results = [compact_table(loaded, table) for table in tables]
+    except HakiriError as err:
+        click.echo(f"error[{err.code}]: {err.one_line()}", err=True)
+        sys.exit(err.exit_code)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        return
+    for r in results:
+        if r.run_id is None:
+            click.echo(
+                f"{r.table}: already compact — {r.rows_after} rows in {r.files_after} file(s)"
+            )
+        else:
+            click.echo(
+                f"{r.table}: {r.rows_before} rows in {r.files_before} files → "
+                f"{r.rows_after} rows in {r.files_after} file(s) (run {r.run_id})"
+            )

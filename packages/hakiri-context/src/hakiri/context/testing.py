@@ -446,6 +446,38 @@ class CatalogConformance:
         assert catalog.list_files("issues") == []
         assert catalog.referenced_paths("issues") == set()
 
+    def test_a_rewrite_swaps_the_visible_files_and_keeps_the_disposition(
+        self, catalog: Catalog, run: str
+    ) -> None:
+        merge = WriteDisposition.MERGE
+        old = (staged_file("context/issues/a.parquet"), staged_file("context/issues/b.parquet"))
+        catalog.commit(commit_request(run, write=merge, files=old, primary_key=("id",)))
+        compacted = staged_file("context/issues/compacted.parquet")
+        request = replace(
+            commit_request(
+                run,
+                write=merge,
+                files=(compacted,),
+                expected_version=1,
+                finalize=True,
+                primary_key=("id",),
+                cursor_value="kept",
+                key="compact",
+            ),
+            rewrite=True,
+        )
+        catalog.commit(request)
+        assert [f.path for f in catalog.list_files("issues")] == [compacted.path]
+        assert catalog.referenced_paths("issues") == {compacted.path}
+        table = catalog.get_table("issues")
+        assert table is not None and table.write is merge and table.primary_key == ("id",)
+        # Later merge commits join the compacted generation.
+        later = staged_file("context/issues/later.parquet")
+        catalog.commit(
+            commit_request(run, write=merge, files=(later,), expected_version=2, key="c:2")
+        )
+        assert [f.path for f in catalog.list_files("issues")] == [compacted.path, later.path]
+
     def test_merge_files_are_visible_at_once_and_keep_the_primary_key(
         self, catalog: Catalog, run: str
     ) -> None:

@@ -274,6 +274,9 @@ class CommitRequest:
     schema_changes: tuple[SchemaChange, ...] = ()
     """Schema decisions taken for the pages of this commit; each becomes a
     ``schema_decision`` event in the commit's transaction."""
+    rewrite: bool = False
+    """A compaction: the files replace every visible file of the table in a new generation
+    (visible with ``finalize``), while the table keeps its write disposition."""
 
 
 @dataclass(frozen=True, slots=True)

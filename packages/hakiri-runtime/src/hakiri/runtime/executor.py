@@ -22,6 +22,7 @@ from hakiri.core.clock import SystemClock
 from hakiri.core.cursor import CursorKind
 from hakiri.core.errors import HakiriError
 from hakiri.core.failpoints import failpoint
+from hakiri.core.lock import PipelineLock
 from hakiri.core.manifest import PipelineSpec, Project
 from hakiri.core.plugins import open_catalog
 from hakiri.core.ports import Catalog, Clock, Destination, Source, Transform
@@ -37,7 +38,6 @@ from hakiri.core.records import (
 from hakiri.runtime.chunk import Chunk
 from hakiri.runtime.cursor_state import CursorState
 from hakiri.runtime.host import LocalHost
-from hakiri.runtime.lock import PipelineLock
 from hakiri.runtime.pipeline import resolve_pipeline
 from hakiri.runtime.prefetch import PageReader
 from hakiri.runtime.schema_gate import SchemaGate

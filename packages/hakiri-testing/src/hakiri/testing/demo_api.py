@@ -21,42 +21,33 @@ logged in ``requests``.
 from __future__ import annotations
 
 import argparse
-import signal
-import socket
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import orjson
 
 from hakiri.testing._issue_pages import BadRequest, issues_page
+from hakiri.testing._server import (
+    HttpRequest,
+    ThreadedHttpServer,
+    TrackedHandler,
+    serve_until_signalled,
+    take_next,
+)
 
 __all__ = ["DemoApi", "LoggedRequest", "main"]
 
 
 @dataclass(frozen=True, slots=True)
-class LoggedRequest:
+class LoggedRequest(HttpRequest):
     """One request the demo API received."""
 
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    """Query parameters; every value is a list (a parameter may repeat)."""
-    headers: dict[str, str]
-    """Request headers with lower-case names."""
     body: bytes = b""
-
-    def param(self, name: str) -> str | None:
-        """The last value of query parameter ``name``, or None."""
-        values = self.query.get(name)
-        return values[-1] if values else None
 
 
 @dataclass(slots=True)
@@ -73,7 +64,7 @@ class _Hold:
     held: threading.Event = field(default_factory=threading.Event)
 
 
-class DemoApi:
+class DemoApi(ThreadedHttpServer[LoggedRequest]):
     """The demo API server, running on a background thread.
 
     ``port=0`` picks a free port; ``url`` tells which. Use it as a context manager or call
@@ -83,106 +74,18 @@ class DemoApi:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, issues: int = 100) -> None:
         if issues < 0:
             raise ValueError("issues must be >= 0")
-        self._host = host
-        self._port = port
+        super().__init__(host=host, port=port, handler=_Handler, thread_name="demo-api")
         self._issues = issues
-        self._lock = threading.Lock()
-        self._requests: list[LoggedRequest] = []
         self._failures: list[_Failure] = []
         self._hold: _Hold | None = None
         self._released = threading.Event()
         self._delay = 0.0
         self._shapes: list[dict[str, Any]] = []
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._accepted = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> DemoApi:
-        """Bind and start serving; returns self."""
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        server = _Server((self._host, self._port), _Handler)
-        server.api = self
-        self._server = server
-        self._port = int(server.server_address[1])
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            daemon=True,
-            name=f"demo-api:{self._port}",
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close every connection and join every thread. Idempotent."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        with self._lock:
-            self._stopping.set()
-            connections = list(self._connections)
-        self._released.set()
-        server.shutdown()
-        # Idle keep-alive connections would otherwise keep their handler threads (which
-        # server_close joins) waiting for a next request that never comes.
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> DemoApi:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:8765`` (no trailing slash)."""
-        return f"http://{self._host}:{self._port}"
+    def _on_stop(self) -> None:
+        self._released.set()  # a held response goes out so its handler thread can end
 
     # -- observation -----------------------------------------------------------------------
-
-    @property
-    def requests(self) -> list[LoggedRequest]:
-        """A copy of the request log, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    def requests_to(self, path: str) -> list[LoggedRequest]:
-        """The logged requests whose path is ``path``."""
-        return [r for r in self.requests if r.path == path]
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
-
-    @property
-    def connections_accepted(self) -> int:
-        """TCP connections accepted so far (keep-alive clients reuse one)."""
-        with self._lock:
-            return self._accepted
 
     @property
     def issue_count(self) -> int:
@@ -250,20 +153,9 @@ class DemoApi:
 
     # -- used by the handler ---------------------------------------------------------------
 
-    def _log(self, request: LoggedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
     def _take_failure(self) -> _Failure | None:
         with self._lock:
-            while self._failures:
-                failure = self._failures[0]
-                if failure.remaining <= 0:
-                    self._failures.pop(0)
-                    continue
-                failure.remaining -= 1
-                return failure
-            return None
+            return take_next(self._failures)
 
     def _current_delay(self) -> float:
         with self._lock:
@@ -282,60 +174,13 @@ class DemoApi:
             if self._stopping.is_set():
                 return
 
-    def _register(self, connection: socket.socket) -> bool:
-        """Track a connection; False when the server is stopping (serve one request)."""
-        with self._lock:
-            self._connections.add(connection)
-            self._accepted += 1
-            return not self._stopping.is_set()
-
-    def _unregister(self, connection: socket.socket) -> None:
-        with self._lock:
-            self._connections.discard(connection)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    api: DemoApi
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client killed mid-response (the crash tests do it on purpose) is not an error.
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        super().handle_error(request, client_address)
-
 
 def _title_case(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(TrackedHandler[DemoApi]):
     server_version = "HakiriDemoApi/0.1"
-    disable_nagle_algorithm = True
-    timeout = 30  # an idle keep-alive connection is dropped after this many seconds
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self._keep_alive = self.server.api._register(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.api._unregister(self.connection)
-
-    def handle(self) -> None:
-        self.close_connection = True
-        self.handle_one_request()
-        while self._keep_alive and not self.close_connection:
-            if self.server.api._stopping.is_set():
-                break
-            self.handle_one_request()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # tests and the demo read the request log instead of stderr
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -392,10 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, *, head: bool = False) -> None:
         api = self.server.api
         body = self._read_body()
-        split = urlsplit(self.path)
-        path = split.path or "/"
-        query = parse_qs(split.query, keep_blank_values=True)
-        headers = {name.lower(): value for name, value in self.headers.items()}
+        path, query, headers = self._target()
         api._log(LoggedRequest(self.command, path, query, headers, body))
         if path == "/healthz":
             self._send(200, {"status": "ok"}, head=head)
@@ -422,10 +264,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_raw(status, b"", "text/plain", {"Location": query["url"][-1]}, head=head)
         else:
             self._send(404, {"message": "Not Found", "path": path}, head=head)
-
-    def _base_url(self) -> str:
-        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        return f"http://{host}"
 
     def _issues(self, query: dict[str, list[str]], *, head: bool) -> None:
         api = self.server.api
@@ -505,28 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--issues", type=int, default=100, help="number of issues to serve")
     args = parser.parse_args(argv)
-
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
     api = DemoApi(host=args.host, port=args.port, issues=args.issues)
-    try:
-        api.start()
-    except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
-        return 1
-    try:
-        print(f"demo API listening on {api.url}", flush=True)
-        # Waiting in short slices keeps the main thread responsive to signals.
-        while not stop.wait(0.2):
-            pass
-    finally:
-        api.stop()
-    return 0
+    return serve_until_signalled(api, "demo API")
 
 
 if __name__ == "__main__":

@@ -31,20 +31,22 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import signal
-import socket
-import sys
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import orjson
+
+from hakiri.testing._server import (
+    HttpRequest,
+    ThreadedHttpServer,
+    TrackedHandler,
+    serve_until_signalled,
+    take_next,
+)
 
 __all__ = ["GithubApi", "GithubRequest", "main"]
 
@@ -73,24 +75,13 @@ def _parse_time(text: str) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class GithubRequest:
+class GithubRequest(HttpRequest):
     """One request the server received, and how it answered."""
 
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    """Query parameters; every value is a list (a parameter may repeat)."""
-    headers: dict[str, str]
-    """Request headers with lower-case names."""
     at: float
     """When it arrived, as Unix time on the server's clock."""
     status: int
     """The status it was answered with."""
-
-    def param(self, name: str) -> str | None:
-        """The last value of query parameter ``name``, or None."""
-        values = self.query.get(name)
-        return values[-1] if values else None
 
 
 @dataclass(slots=True)
@@ -156,7 +147,7 @@ class _BadRequest(ValueError):
     """A parameter GitHub would refuse with 422."""
 
 
-class GithubApi:
+class GithubApi(ThreadedHttpServer[GithubRequest]):
     """The server, running on a background thread. ``port=0`` picks a free port.
 
     ``token``: when set, every request must send ``Authorization: Bearer <token>`` (or
@@ -173,85 +164,17 @@ class GithubApi:
         rate_limit: int = 5000,
         start: Timestamp = DEFAULT_START,
     ) -> None:
-        self._host = host
-        self._port = port
+        super().__init__(host=host, port=port, handler=_Handler, thread_name="github-api")
         self._token = token
-        self._lock = threading.Lock()
         self._repos: dict[str, _Repo] = {}
         self._ids = 1000  # ids are global across repos and kinds, as on GitHub
         self._clock = _parse_time(_stamp(start))
         self._users: dict[str, int] = {}
         self._labels: dict[str, int] = {}
-        self._requests: list[GithubRequest] = []
         self._forced: list[_Forced] = []
         self._limit = rate_limit
         self._remaining = rate_limit
         self._reset_at = 0  # Unix seconds; 0: a new window opens with the first request
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> GithubApi:
-        """Bind and start serving; returns self."""
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        server = _Server((self._host, self._port), _Handler)
-        server.api = self
-        self._server = server
-        self._port = int(server.server_address[1])
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            daemon=True,
-            name=f"github-api:{self._port}",
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close every connection and join every thread. Idempotent."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        with self._lock:
-            self._stopping.set()
-            connections = list(self._connections)
-        server.shutdown()
-        # Idle keep-alive connections would otherwise keep their handler threads waiting.
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> GithubApi:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:8766`` (the connector's ``base_url``)."""
-        return f"http://{self._host}:{self._port}"
 
     # -- data ------------------------------------------------------------------------------
 
@@ -373,8 +296,7 @@ class GithubApi:
         with self._lock:
             target = self._repo(repo)
             issue = self._issue(repo, issue_number)
-            created = self._when(created_at)
-            updated = self._when(updated_at) if updated_at is not None else created
+            created, updated = self._created_updated(created_at, updated_at)
             self._user_id(user)
             comment = _Comment(self._next_id(), issue_number, user, body, created, updated)
             target.comments[comment.id] = comment
@@ -470,20 +392,6 @@ class GithubApi:
     # -- observation -----------------------------------------------------------------------
 
     @property
-    def requests(self) -> list[GithubRequest]:
-        """A copy of the request log, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    def requests_to(self, path: str) -> list[GithubRequest]:
-        """The logged requests whose path is ``path`` (e.g. ``/repos/octo/hello/issues``)."""
-        return [r for r in self.requests if r.path == path]
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
-
-    @property
     def authorizations(self) -> list[str | None]:
         """The ``Authorization`` header of every request, None where none was sent."""
         return [r.headers.get("authorization") for r in self.requests]
@@ -505,6 +413,13 @@ class GithubApi:
         stamp = _stamp(value)
         self._clock = max(self._clock, _parse_time(stamp))
         return stamp
+
+    def _created_updated(
+        self, created_at: Timestamp | None, updated_at: Timestamp | None
+    ) -> tuple[str, str]:
+        """Creation and update stamps (``_when``); the update defaults to the creation."""
+        created = self._when(created_at)
+        return created, self._when(updated_at) if updated_at is not None else created
 
     def _repo(self, repo: str | None) -> _Repo:
         found = self._repos.get(repo or "")
@@ -550,8 +465,7 @@ class GithubApi:
             if number in target.issues:
                 raise ValueError(f"{repo} already has issue {number}")
             target.next_number = max(target.next_number, number + 1)
-            created = self._when(created_at)
-            updated = self._when(updated_at) if updated_at is not None else created
+            created, updated = self._created_updated(created_at, updated_at)
             closed = _stamp(closed_at) if closed_at else (updated if state == "closed" else None)
             names = list(labels)
             self._register_labels(names)
@@ -582,7 +496,7 @@ class GithubApi:
                 "x-ratelimit-used": str(self._limit - self._remaining),
                 "x-ratelimit-resource": "core",
             }
-            forced = self._take_forced()
+            forced = take_next(self._forced)
             if forced is not None:
                 return forced.status, {**headers, **forced.headers}, forced.message
             if self._token is not None and authorization not in (
@@ -596,20 +510,6 @@ class GithubApi:
             headers["x-ratelimit-remaining"] = str(self._remaining)
             headers["x-ratelimit-used"] = str(self._limit - self._remaining)
             return 200, headers, None
-
-    def _take_forced(self) -> _Forced | None:
-        while self._forced:
-            forced = self._forced[0]
-            if forced.remaining <= 0:
-                self._forced.pop(0)
-                continue
-            forced.remaining -= 1
-            return forced
-        return None
-
-    def _log(self, request: GithubRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
 
     def _list(
         self, repo_key: str | int, resource: str, query: dict[str, list[str]], base: str
@@ -639,15 +539,6 @@ class GithubApi:
                 )
                 items = [_release_json(repo, r, base, users) for r in releases]
             return f"/repositories/{repo.id}/{resource}", items
-
-    def _register(self, connection: socket.socket) -> bool:
-        with self._lock:
-            self._connections.add(connection)
-            return not self._stopping.is_set()
-
-    def _unregister(self, connection: socket.socket) -> None:
-        with self._lock:
-            self._connections.discard(connection)
 
 
 # -- selection ---------------------------------------------------------------------------------
@@ -751,6 +642,12 @@ def _labels_json(repo: _Repo, names: list[str], base: str, labels: dict[str, int
     ]
 
 
+def _pull_urls(repo: _Repo, number: int) -> dict[str, str]:
+    """A pull request's web links, as both ``/pulls`` and an issue's ``pull_request`` show."""
+    html = f"https://github.com/{repo.full_name}/pull/{number}"
+    return {"html_url": html, "diff_url": f"{html}.diff", "patch_url": f"{html}.patch"}
+
+
 def _issue_json(
     repo: _Repo, issue: _Issue, base: str, users: dict[str, int], labels: dict[str, int]
 ) -> dict[str, Any]:
@@ -785,9 +682,7 @@ def _issue_json(
         out["draft"] = False
         out["pull_request"] = {
             "url": f"{api}/pulls/{n}",
-            "html_url": f"https://github.com/{repo.full_name}/pull/{n}",
-            "diff_url": f"https://github.com/{repo.full_name}/pull/{n}.diff",
-            "patch_url": f"https://github.com/{repo.full_name}/pull/{n}.patch",
+            **_pull_urls(repo, n),
             "merged_at": issue.merged_at,
         }
     return out
@@ -803,9 +698,7 @@ def _pull_json(
         "url": f"{api}/pulls/{n}",
         "id": issue.pull_id,
         "node_id": f"PR_{issue.pull_id}",
-        "html_url": f"https://github.com/{repo.full_name}/pull/{n}",
-        "diff_url": f"https://github.com/{repo.full_name}/pull/{n}.diff",
-        "patch_url": f"https://github.com/{repo.full_name}/pull/{n}.patch",
+        **_pull_urls(repo, n),
         "issue_url": f"{api}/issues/{n}",
         "number": n,
         "state": issue.state,
@@ -907,52 +800,13 @@ def _page_of(
     return chunk, ", ".join(links) or None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    api: GithubApi
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client killed mid-response (the crash tests do it on purpose) is not an error.
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(TrackedHandler[GithubApi]):
     server_version = "HakiriGithubApi/0.1"
-    disable_nagle_algorithm = True
-    timeout = 30
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self._keep_alive = self.server.api._register(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.api._unregister(self.connection)
-
-    def handle(self) -> None:
-        self.close_connection = True
-        self.handle_one_request()
-        while self._keep_alive and not self.close_connection:
-            if self.server.api._stopping.is_set():
-                break
-            self.handle_one_request()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # tests read the request log instead of stderr
 
     def do_GET(self) -> None:
         api = self.server.api
         at = time.time()
-        split = urlsplit(self.path)
-        path = split.path or "/"
-        query = parse_qs(split.query, keep_blank_values=True)
-        headers = {name.lower(): value for name, value in self.headers.items()}
+        path, query, headers = self._target()
         length = int(self.headers.get("Content-Length") or 0)
         if length > 0:
             self.rfile.read(length)
@@ -976,8 +830,7 @@ class _Handler(BaseHTTPRequestHandler):
         route = _ROUTE.match(path)
         if route is None or self.command != "GET":
             return 404, not_found, headers
-        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        base = f"http://{host}"
+        base = self._base_url()
         repo_key: str | int = (
             int(route["id"]) if route["id"] else f"{route['owner']}/{route['name']}"
         )
@@ -1024,14 +877,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--issues", type=int, default=50, help="issues per repository")
     parser.add_argument("--token", default=None, help="require this token")
     args = parser.parse_args(argv)
-
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
     api = GithubApi(host=args.host, port=args.port, token=args.token)
     for repo in args.repo or ["octo/hello"]:
         api.add_repo(repo)
@@ -1040,18 +885,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 api.add_comment(repo, issue["number"], f"A comment on #{issue['number']}")
         api.add_pull(repo, "A pull request")
         api.add_release(repo, "v1.0.0")
-    try:
-        api.start()
-    except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
-        return 1
-    try:
-        print(f"GitHub-compatible API listening on {api.url}", flush=True)
-        while not stop.wait(0.2):
-            pass
-    finally:
-        api.stop()
-    return 0
+    return serve_until_signalled(api, "GitHub-compatible API")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ import logging
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any
 
+from hakiri.testing._server import Serving
 from hakiri.testing.net import free_port
 
 __all__ = ["ACCESS_KEY_ID", "REGION", "SECRET_ACCESS_KEY", "S3Server"]
@@ -34,7 +34,7 @@ SECRET_ACCESS_KEY = "hakiri-test-secret-key"
 REGION = "us-east-1"
 
 
-class S3Server:
+class S3Server(Serving):
     """moto's S3 on a free 127.0.0.1 port, with a botocore client for test setup."""
 
     def __init__(self) -> None:
@@ -71,17 +71,6 @@ class S3Server:
                 if inner is not None:
                     inner.server_close()
                 self._server = None
-
-    def __enter__(self) -> S3Server:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _post(self, path: str, body: bytes) -> None:
         # Not form-encoded: Flask would parse the body away from ``request.data``.

@@ -34,8 +34,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from types import FrameType, TracebackType
+from types import FrameType
 
+from hakiri.testing._server import Serving
 from hakiri.testing._synthetic_records import render_page
 
 __all__ = ["DEFAULT_PER_PAGE", "MAX_PER_PAGE", "SyntheticServer", "main", "serve"]
@@ -288,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-class SyntheticServer:
+class SyntheticServer(Serving):
     """``python -m hakiri.testing.synthetic`` as a subprocess, for a ``with`` block.
 
     Entering starts it and waits until it listens (``url`` tells where); leaving stops it
@@ -352,17 +353,6 @@ class SyntheticServer:
                 process.wait()
         if process.stdout is not None:
             process.stdout.close()
-
-    def __enter__(self) -> SyntheticServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _read_line(process: subprocess.Popen[bytes], timeout: float) -> str:

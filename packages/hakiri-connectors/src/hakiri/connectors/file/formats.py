@@ -25,6 +25,8 @@ from hakiri.core.errors import SourceError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from hakiri.core.schema import Schema
+
 __all__ = [
     "FileFormat",
     "SNIFF_BYTES",
@@ -32,6 +34,7 @@ __all__ = [
     "read_table",
     "resolve_format",
     "sniff_schema",
+    "stream_schema",
 ]
 
 SNIFF_BYTES = 1 << 20
@@ -227,6 +230,25 @@ def _read_csv(file: BinaryIO, fmt: FileFormat, settings: FormatSettings, name: s
     )
 
 
+def _decompressed(file: BinaryIO, fmt: FileFormat, name: str, *, as_what: str) -> bytes:
+    """The whole of ``file``, decompressed; a broken compressed stream is a ``SourceError``
+    (``cannot read {name}{as_what}: …``)."""
+    try:
+        body: bytes = _input(file, fmt).read()
+    except _arrow_errors() as exc:
+        raise SourceError(
+            f"cannot read {name}{as_what}: {_detail(exc)}",
+            hint="check the file's compression",
+            file=name,
+        ) from None
+    return body
+
+
+def _record(value: Any) -> dict[str, Any]:
+    """A JSON value as a record: an object as it is, anything else under ``value``."""
+    return value if isinstance(value, dict) else {"value": value}
+
+
 def _read_jsonl(file: BinaryIO, fmt: FileFormat, name: str) -> pa.Table:
     import pyarrow.json as pj
 
@@ -240,14 +262,7 @@ def _read_jsonl(file: BinaryIO, fmt: FileFormat, name: str) -> pa.Table:
 
     from hakiri.core.batch import records_to_table
 
-    try:
-        body: bytes = _input(file, fmt).read()
-    except _arrow_errors() as exc:
-        raise SourceError(
-            f"cannot read {name} as JSON Lines: {_detail(exc)}",
-            hint="check the file's compression",
-            file=name,
-        ) from None
+    body = _decompressed(file, fmt, name, as_what=" as JSON Lines")
     records: list[dict[str, Any]] = []
     for number, line in enumerate(body.split(b"\n"), start=1):
         if not line.strip():
@@ -261,7 +276,7 @@ def _read_jsonl(file: BinaryIO, fmt: FileFormat, name: str) -> pa.Table:
                 file=name,
                 line=number,
             ) from None
-        records.append(value if isinstance(value, dict) else {"value": value})
+        records.append(_record(value))
     return records_to_table(records)
 
 
@@ -269,14 +284,7 @@ def _read_json_document(
     file: BinaryIO, fmt: FileFormat, settings: FormatSettings, name: str
 ) -> pa.Table:
     records_path = settings.json_options.records
-    try:
-        body = _input(file, fmt).read()
-    except _arrow_errors() as exc:
-        raise SourceError(
-            f"cannot read {name}: {_detail(exc)}",
-            hint="check the file's compression",
-            file=name,
-        ) from None
+    body = _decompressed(file, fmt, name, as_what="")
     table = _json_columnar(body, records_path)
     if table is not None:
         return table
@@ -346,7 +354,7 @@ def _json_by_record(body: bytes, records_path: str | None, name: str) -> pa.Tabl
             hint="point json.records at the array of records",
             file=name,
         )
-    return records_to_table([r if isinstance(r, dict) else {"value": r} for r in selected])
+    return records_to_table([_record(r) for r in selected])
 
 
 def _detail(exc: BaseException) -> str:
@@ -398,3 +406,14 @@ def sniff_schema(
     from hakiri.core.batch import normalize_table
 
     return normalize_table(schema.empty_table()).schema
+
+
+def stream_schema(arrow: pa.Schema | None, column: str | None, *, name: str) -> Schema | None:
+    """The schema of a stream of files like ``name``, whose schema ``sniff_schema`` found to
+    be ``arrow``: with the ``file_column`` ``column`` when set. None when ``arrow`` is."""
+    if arrow is None:
+        return None
+    from hakiri.core.schema import Schema
+
+    table = add_file_column(arrow.empty_table(), column, "", name=name)
+    return Schema.from_arrow(table.schema)

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import TYPE_CHECKING
 
 from hakiri.connectors.file.config import FileSourceConfig
 from hakiri.connectors.file.formats import add_file_column, read_table, resolve_format
 from hakiri.connectors.file.hashing import STAT_TRUSTED, StatRecord, hash_file
 from hakiri.connectors.file.listing import ListedFile, list_files, resolve_key, stream_name
-from hakiri.connectors.file.tracking import Tracked, index_entries, known_versions, plan_pages
+from hakiri.connectors.file.tracking import (
+    Tracked,
+    file_key,
+    index_entries,
+    known_versions,
+    no_rows,
+    plan_pages,
+    sweep_description,
+)
 from hakiri.core.closing import Closing
 from hakiri.core.cursor import CursorKind, JsonValue
 from hakiri.core.errors import SourceError
 from hakiri.core.ports import Host
 from hakiri.core.records import Page, PageData, Plan, StreamInfo
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 __all__ = ["FileSource"]
 
@@ -47,12 +51,6 @@ def _page(listed: ListedFile, size: int, version: dict[str, JsonValue] | None) -
     # the stat record, a few hundred bytes whatever the number of files.
     params: dict[str, JsonValue] = {"path": listed.key, "size": size, **(version or {})}
     return Page(f"file:{listed.key}", params)
-
-
-def _empty() -> pa.Table:
-    import pyarrow as pa
-
-    return pa.table({})
 
 
 class FileSource(Closing):
@@ -84,8 +82,7 @@ class FileSource(Closing):
         previous = known_versions(cursor, connector="file", valid=_valid_version)
         tracked = self._hash_all(listed, previous or {})
         pages = plan_pages(tracked, previous, same_content=_same_content)
-        reading = sum(1 for p in pages if "path" in p.params)
-        described = f"{reading} new or changed of {len(tracked)} files matching {self.config.path}"
+        described = sweep_description(pages, len(tracked), f"files matching {self.config.path}")
         return Plan(pages, CursorKind.KEYED, described)
 
     def _hash_all(self, listed: list[ListedFile], known: dict[str, JsonValue]) -> list[Tracked]:
@@ -120,12 +117,8 @@ class FileSource(Closing):
         whose plan sees the new content."""
         entries = index_entries(page)
         if entries is not None:
-            return PageData(_empty(), cursor=entries)  # an index page: nothing to read
-        key = page.params.get("path")
-        if not isinstance(key, str):
-            raise SourceError(
-                f"page {page.key!r} is not a page of the file source", hint="plan the run again"
-            )
+            return no_rows(entries)  # an index page: nothing to read
+        key = file_key(page, "path", connector="file")
         expected = page.params.get("sha256")
         # The planned version, whatever the read finds: a file that changed (or went) since
         # the plan reads as no rows, and the next plan sees that it differs.
@@ -135,14 +128,14 @@ class FileSource(Closing):
         try:
             file = open(resolve_key(key, self._root), "rb", buffering=0)
         except FileNotFoundError:
-            return PageData(_empty(), cursor=cursor)
+            return no_rows(cursor)
         except OSError as exc:
             raise _unreadable(key, exc) from None
         with file:
             size = os.fstat(file.fileno()).st_size
             if isinstance(expected, str):
                 if hashlib.file_digest(file, "sha256").hexdigest() != expected:
-                    return PageData(_empty(), cursor=cursor)
+                    return no_rows(cursor)
             table = read_table(file, fmt, self.config, name=key)
         table = add_file_column(table, self.config.file_column, key, name=key)
         return PageData(table, cursor=cursor, bytes_read=size)
@@ -152,8 +145,7 @@ class FileSource(Closing):
     def discover(self) -> list[StreamInfo]:
         """One stream: the files ``path`` names, with the first file's schema (from its
         metadata or first block; no other file is opened)."""
-        from hakiri.connectors.file.formats import sniff_schema
-        from hakiri.core.schema import Schema
+        from hakiri.connectors.file.formats import sniff_schema, stream_schema
 
         listed = list_files(self.config.path, self._root)
         schema = None
@@ -166,10 +158,7 @@ class FileSource(Closing):
                     arrow = sniff_schema(file, fmt, self.config, name=first.key, size=size)
             except OSError as exc:
                 raise _unreadable(first.key, exc) from None
-            if arrow is not None:
-                column = self.config.file_column
-                table = add_file_column(arrow.empty_table(), column, "", name=first.key)
-                schema = Schema.from_arrow(table.schema)
+            schema = stream_schema(arrow, self.config.file_column, name=first.key)
         return [
             StreamInfo(
                 name=self.config.stream or stream_name(self.config.path),

@@ -30,16 +30,19 @@ from typing import Any
 
 from hakiri.core.cursor import JsonValue
 from hakiri.core.errors import SourceError
-from hakiri.core.records import Page
+from hakiri.core.records import Page, PageData
 
 __all__ = [
     "INDEX_PAGE_BYTES",
     "INDEX_PAGE_KEYS",
     "INDEX_PREFIX",
     "Tracked",
+    "file_key",
     "index_entries",
     "known_versions",
+    "no_rows",
     "plan_pages",
+    "sweep_description",
 ]
 
 INDEX_PREFIX = "index:"
@@ -108,6 +111,13 @@ def plan_pages(
     return pages
 
 
+def sweep_description(pages: Sequence[Page], total: int, what: str) -> str:
+    """How the plan of an incremental sweep describes itself, e.g. ``"2 new or changed of
+    5 files matching data/*.csv"`` (index pages read nothing, so they do not count)."""
+    reading = sum(1 for page in pages if not page.key.startswith(INDEX_PREFIX))
+    return f"{reading} new or changed of {total} {what}"
+
+
 def _index_pages(entries: Mapping[str, JsonValue]) -> list[Page]:
     pages: list[Page] = []
     batch: dict[str, JsonValue] = {}
@@ -136,3 +146,23 @@ def index_entries(page: Page) -> dict[str, JsonValue] | None:
     if not isinstance(value, dict):
         raise SourceError(f"page {page.key!r} is not an index page", hint="plan the run again")
     return value
+
+
+def file_key(page: Page, param: str, *, connector: str) -> str:
+    """The key of the file a page reads (its ``param``); ``SourceError`` for a page that is
+    not one of this connector's."""
+    key = page.params.get(param)
+    if not isinstance(key, str):
+        raise SourceError(
+            f"page {page.key!r} is not a page of the {connector} source",
+            hint="plan the run again",
+        )
+    return key
+
+
+def no_rows(cursor: dict[str, JsonValue] | None) -> PageData:
+    """A read that decodes nothing and moves the cursor by ``cursor``: an index page, or a
+    file that changed or vanished since the plan."""
+    import pyarrow as pa
+
+    return PageData(pa.table({}), cursor=cursor)

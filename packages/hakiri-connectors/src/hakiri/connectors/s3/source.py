@@ -15,15 +15,23 @@ from hakiri.connectors.file.formats import (
     read_table,
     resolve_format,
     sniff_schema,
+    stream_schema,
 )
 from hakiri.connectors.file.listing import stream_name
-from hakiri.connectors.file.tracking import Tracked, index_entries, known_versions, plan_pages
+from hakiri.connectors.file.tracking import (
+    Tracked,
+    file_key,
+    index_entries,
+    known_versions,
+    no_rows,
+    plan_pages,
+    sweep_description,
+)
 from hakiri.connectors.s3.client import S3Client, S3Object
 from hakiri.connectors.s3.config import S3SourceConfig
 from hakiri.connectors.s3.pattern import compile_glob
 from hakiri.core.closing import Closing
 from hakiri.core.cursor import CursorKind, JsonValue
-from hakiri.core.errors import SourceError
 from hakiri.core.ports import Host
 from hakiri.core.records import Page, PageData, Plan, StreamInfo
 
@@ -38,12 +46,6 @@ _FOOTER_GUESS = 64 * 1024
 
 def _page(obj: S3Object) -> Page:
     return Page(f"object:{obj.key}", {"key": obj.key, "etag": obj.etag, "size": obj.size})
-
-
-def _empty() -> pa.Table:
-    import pyarrow as pa
-
-    return pa.table({})
 
 
 class S3Source(Closing):
@@ -82,8 +84,7 @@ class S3Source(Closing):
         previous = known_versions(cursor, connector="s3", valid=lambda v: isinstance(v, str))
         tracked = [Tracked(o.key, o.etag, _page(o)) for o in objects]
         pages = plan_pages(tracked, previous, same_content=operator.eq)
-        reading = sum(1 for p in pages if "key" in p.params)
-        described = f"{reading} new or changed of {len(objects)} objects {self._described}"
+        described = sweep_description(pages, len(objects), f"objects {self._described}")
         return Plan(pages, CursorKind.KEYED, described)
 
     def read(self, page: Page) -> PageData:
@@ -92,12 +93,8 @@ class S3Source(Closing):
         is left for the next run."""
         entries = index_entries(page)
         if entries is not None:
-            return PageData(_empty(), cursor=entries)  # an index page: nothing to read
-        key = page.params.get("key")
-        if not isinstance(key, str):
-            raise SourceError(
-                f"page {page.key!r} is not a page of the s3 source", hint="plan the run again"
-            )
+            return no_rows(entries)  # an index page: nothing to read
+        key = file_key(page, "key", connector="s3")
         etag = page.params.get("etag") if self.config.incremental else None
         # The planned ETag, whatever the read finds (see ``tracking``).
         cursor = {key: etag} if isinstance(etag, str) else None
@@ -106,7 +103,7 @@ class S3Source(Closing):
         with tempfile.TemporaryFile(prefix="hakiri-s3-") as spool:
             found = self._client.download(key, spool, etag=etag if isinstance(etag, str) else None)
             if not found:
-                return PageData(_empty(), cursor=cursor)
+                return no_rows(cursor)
             size = spool.tell()
             table = read_table(spool, fmt, self.config, name=key)
         table = add_file_column(table, self.config.file_column, key, name=key)
@@ -117,17 +114,11 @@ class S3Source(Closing):
     def discover(self) -> list[StreamInfo]:
         """One stream: the objects the options select, with the first one's schema (its
         Parquet footer, or its first block of CSV / JSON Lines, by range requests)."""
-        from hakiri.core.schema import Schema
-
         first = self._client.first_object(self.config.list_prefix, self._keep)
         schema = None
         if first is not None:
             fmt = resolve_format(first.key, self.config)
-            arrow = self._sniff(first, fmt)
-            if arrow is not None:
-                column = self.config.file_column
-                table = add_file_column(arrow.empty_table(), column, "", name=first.key)
-                schema = Schema.from_arrow(table.schema)
+            schema = stream_schema(self._sniff(first, fmt), self.config.file_column, name=first.key)
         default = stream_name(self.config.pattern or self.config.prefix, fallback="")
         selects: dict[str, JsonValue] = {"bucket": self.config.bucket, "prefix": self.config.prefix}
         if self.config.pattern is not None:

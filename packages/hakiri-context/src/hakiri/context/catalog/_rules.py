@@ -7,6 +7,7 @@ the conformance suite checks that they end up with the same state.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -17,12 +18,15 @@ from hakiri.core.schema import Schema
 
 __all__ = [
     "INTERRUPTED",
+    "check_event_run",
     "check_request",
     "conflict",
     "decision_payloads",
     "json_value",
+    "builds_generation",
     "next_generation",
     "schema_change",
+    "stored_event",
     "to_utc",
 ]
 
@@ -84,13 +88,19 @@ def check_request(request: CommitRequest, *, run_exists: bool) -> None:
         seen.add(file.path)
 
 
-def next_generation(write: WriteDisposition, current: int) -> int:
+def builds_generation(request: CommitRequest) -> bool:
+    """Whether the commit's files form a new generation rather than join the visible one: a
+    ``replace`` sweep, or a compaction (``rewrite``) of any table."""
+    return request.write is WriteDisposition.REPLACE or request.rewrite
+
+
+def next_generation(request: CommitRequest, current: int) -> int:
     """The generation a commit's files join.
 
-    ``append`` and ``merge`` add to what readers see now; ``replace`` builds the next
-    generation, which becomes visible when the sweep's last commit finalizes it.
+    ``append`` and ``merge`` add to what readers see now; ``replace`` and a compaction build
+    the next generation, which becomes visible when the last commit finalizes it.
     """
-    return current + 1 if write is WriteDisposition.REPLACE else current
+    return current + 1 if builds_generation(request) else current
 
 
 def schema_change(old: SchemaVersion | None, new: Schema, version: int) -> dict[str, Any]:
@@ -119,3 +129,15 @@ def decision_payloads(
         json_value(change.payload(before_ref, after_ref), "schema decision")
         for change in request.schema_changes
     ]
+
+
+def stored_event(payload: dict[str, Any], at: datetime) -> tuple[Any, datetime]:
+    """An event's payload and time as the catalog stores them: a JSON round trip (else
+    ``CatalogError``) and UTC (a naive time raises ``ValueError``)."""
+    return json_value(payload, "event payload"), to_utc(at)
+
+
+def check_event_run(run_id: str | None, run_exists: Callable[[str], bool]) -> None:
+    """Refuse an event of a run the catalog does not have (an event may name no run)."""
+    if run_id is not None and not run_exists(run_id):
+        raise CatalogError(f"cannot record an event of unknown run {run_id!r}")

@@ -17,12 +17,15 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from hakiri.context.catalog import _schema as t
 from hakiri.context.catalog._rules import (
     INTERRUPTED,
+    builds_generation,
+    check_event_run,
     check_request,
     conflict,
     decision_payloads,
     json_value,
     next_generation,
     schema_change,
+    stored_event,
     to_utc,
 )
 from hakiri.core.cursor import Cursor, CursorKind
@@ -188,7 +191,7 @@ class SqlCatalog:
                 raise conflict(request.pipeline, request.expected_version, actual)
             check_request(request, run_exists=_run_exists(conn, request.run_id))
             table = _ensure_table(conn, request, at)
-            generation = next_generation(request.write, table.generation)
+            generation = next_generation(request, table.generation)
             before = _latest_schema(conn, request.table) if request.schema_changes else None
             published, version = _publish(conn, request, table, generation, at)
             if request.schema_changes:
@@ -201,7 +204,7 @@ class SqlCatalog:
             failpoint("inside_commit")
             _insert_step(conn, request.step, payload)
             _add_to_run(conn, request)
-            if request.finalize and request.write is WriteDisposition.REPLACE:
+            if request.finalize and builds_generation(request):
                 conn.execute(
                     update(t.tables)
                     .where(t.tables.c.name == request.table)
@@ -282,11 +285,9 @@ class SqlCatalog:
         run_id: str | None,
         at: datetime,
     ) -> CatalogEvent:
-        stored = json_value(payload, "event payload")
-        at = to_utc(at)
+        stored, at = stored_event(payload, at)
         with self._write() as conn:
-            if run_id is not None and not _run_exists(conn, run_id):
-                raise CatalogError(f"cannot record an event of unknown run {run_id!r}")
+            check_event_run(run_id, lambda run: _run_exists(conn, run))
             event_id = _insert_event(conn, table, kind, stored, run_id, at)
         return CatalogEvent(event_id, table, kind, json_value(stored, "event payload"), run_id, at)
 

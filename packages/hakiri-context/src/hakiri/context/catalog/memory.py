@@ -14,12 +14,15 @@ from typing import Any, TypeVar
 
 from hakiri.context.catalog._rules import (
     INTERRUPTED,
+    builds_generation,
+    check_event_run,
     check_request,
     conflict,
     decision_payloads,
     json_value,
     next_generation,
     schema_change,
+    stored_event,
     to_utc,
 )
 from hakiri.core.cursor import Cursor
@@ -37,7 +40,6 @@ from hakiri.core.records import (
     SchemaVersion,
     StepRecord,
     TableRecord,
-    WriteDisposition,
 )
 
 __all__ = ["MemoryCatalog", "open_memory_catalog"]
@@ -182,7 +184,7 @@ class MemoryCatalog:
             check_request(request, run_exists=request.run_id in self._state.runs)
             state = self._state.copy()
             table = _ensure_table(state, request, at)
-            generation = next_generation(request.write, table.generation)
+            generation = next_generation(request, table.generation)
             before = _latest(state, request.table)
             published, version = _publish(state, request, table, generation, at)
             for decision in decision_payloads(request, before, _latest(state, request.table)):
@@ -196,7 +198,7 @@ class MemoryCatalog:
                 pages=run.pages + request.pages,
                 files=run.files + len(request.files),
             )
-            if request.finalize and request.write is WriteDisposition.REPLACE:
+            if request.finalize and builds_generation(request):
                 state.tables[request.table] = replace(
                     state.tables[request.table], generation=generation
                 )
@@ -259,11 +261,9 @@ class MemoryCatalog:
         run_id: str | None,
         at: datetime,
     ) -> CatalogEvent:
-        stored = json_value(payload, "event payload")
-        at = to_utc(at)
+        stored, at = stored_event(payload, at)
         with self._lock:
-            if run_id is not None and run_id not in self._state.runs:
-                raise CatalogError(f"cannot record an event of unknown run {run_id!r}")
+            check_event_run(run_id, self._state.runs.__contains__)
             event = _append_event(self._state, table, kind, stored, run_id, at)
         return replace(event, payload=_fresh(event.payload))
 

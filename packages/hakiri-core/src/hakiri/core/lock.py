@@ -1,4 +1,5 @@
-"""One run per pipeline at a time, and a reliable sign that an earlier run died.
+"""One writer per pipeline at a time (a run, a compaction), and a reliable sign that an
+earlier run died.
 
 The lock is an ``flock`` on ``<store>/locks/<pipeline>.lock``. The kernel releases it when the
 holding process exits for any reason, SIGKILL included — so a run that finds the lock free
