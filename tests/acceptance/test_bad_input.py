@@ -180,3 +180,19 @@ def test_query_without_duckdb_says_what_to_install(
     line = _one_error_line(result)
     assert "error[missing_dependency]" in line
     assert "hakiri-context[duckdb]" in line
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_bad_schedule_names_line_and_key(project: Path, command: str) -> None:
+    before = store_fingerprint(project / ".hakiri")
+    manifest = project / "hakiri.toml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "[pipelines.issues]\n", '[pipelines.issues]\nschedule = "every 15x"\n', 1
+        )
+    )
+    line = _one_error_line(run_hakiri(command, "issues", cwd=project))
+    assert line.startswith("error[config_invalid]: "), line
+    assert f"{manifest}:5: pipelines.issues.schedule: 'every 15x' is not a schedule" in line
+    assert "'*/15 * * * *'" in line and "'every 15m'" in line
+    assert store_fingerprint(project / ".hakiri") == before

@@ -102,7 +102,15 @@ class PipelineSpec(BaseModel):
     source: SourceSpec
     destination: DestinationSpec = Field(default_factory=DestinationSpec)
     transforms: list[TransformSpec] = Field(default_factory=list)
-    schedule: str | None = Field(default=None, description="A cron expression or 'every 15m'.")
+    schedule: str | None = Field(
+        default=None,
+        description=(
+            "When `hakiri serve` runs the pipeline: a 5-field cron expression in UTC "
+            "('*/15 * * * *', '@hourly', '@daily' …) or an interval ('every 30s', 'every 15m', "
+            "'every 1h30m', 'every 1d'). Never two runs of a pipeline at once; missed times "
+            "(downtime, a long run) are caught up with one run, not a burst."
+        ),
+    )
     chunk_rows: int = Field(
         default=50_000,
         ge=1,

@@ -1,6 +1,6 @@
 """Resolve a pipeline into validated connectors — everything checked, nothing written.
 
-Bad input (unknown connector, invalid option, missing secret) fails here, before the
+Bad input (bad schedule, unknown connector, invalid option, missing secret) fails here, before the
 catalog or the store is touched.
 """
 
@@ -17,6 +17,7 @@ from hakiri.core.manifest import PipelineSpec, Project
 from hakiri.core.plugins import load_connector
 from hakiri.core.ports import ConnectorFactory, SecretResolver
 from hakiri.core.secrets import find_secret_refs
+from hakiri.runtime.schedule import pipeline_schedule
 
 __all__ = ["ResolvedPipeline", "resolve_pipeline"]
 
@@ -41,6 +42,7 @@ class ResolvedPipeline:
 
 def resolve_pipeline(project: Project, name: str, secrets: SecretResolver) -> ResolvedPipeline:
     spec = project.pipeline(name)
+    pipeline_schedule(project, name)  # a bad schedule is bad input even for a manual run
     source_where = project.locate(name, ("source", "connector"))
     source = load_connector(spec.source.connector, kind="source", where=source_where)
     source_options = spec.source.options
