@@ -1,0 +1,61 @@
+"""The MCP server of a project: every tool, registered over one project directory."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from mcp.server.mcpserver import MCPServer
+
+from hakiri.agent.tools import context, pipelines, runs, sources
+
+__all__ = ["TOOL_NAMES", "build_server"]
+
+TOOL_NAMES = (
+    "catalog.list_connectors",
+    "source.list_tables",
+    "source.sample_table",
+    "source.discover",
+    "context.tables",
+    "context.schema",
+    "context.query",
+    "pipeline.list",
+    "pipeline.describe",
+    "pipeline.dry_run",
+    "pipeline.run",
+    "run.tail",
+    "run.trace",
+)
+"""The tools, by their documented names. Dots are valid in MCP tool names (the spec allows
+``A-Za-z0-9_-.``, 1-128 characters), so the names on the wire are these."""
+
+_INSTRUCTIONS = """\
+Hakiri pulls data from sources into a context store you can query with SQL.
+Start with `pipeline.list` and `context.tables`; read `context.schema` before writing SQL
+for `context.query` (read-only, DuckDB dialect, aggregate rather than fetch many rows).
+`source.discover` / `source.sample_table` look at a source live without writing.
+`pipeline.run` is the only tool that writes: it runs a pipeline and records the run
+(see `run.tail` and `run.trace`). Errors read `error[code]: message — hint`."""
+
+
+def _version() -> str:
+    try:
+        return version("hakiri-agent")
+    except PackageNotFoundError:  # a source checkout without metadata
+        return "0"
+
+
+def build_server(project_root: Path) -> MCPServer:
+    """An MCP server whose tools act on the project at ``project_root``."""
+    server: MCPServer = MCPServer(
+        name="hakiri",
+        title="Hakiri",
+        instructions=_INSTRUCTIONS,
+        version=_version(),
+        # Tool failures are answers to the client, not news for the server's stderr.
+        log_level="WARNING",
+    )
+    root = project_root.resolve()
+    for module in (sources, context, pipelines, runs):
+        module.register(server, root)
+    return server

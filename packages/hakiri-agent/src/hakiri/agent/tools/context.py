@@ -1,0 +1,107 @@
+"""The ``context.*`` tools: the context store's tables, their schemas, and read-only SQL.
+
+A store is opened per call, so every call sees the latest committed runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from hakiri.agent.tools._common import READ_ONLY, table_payload, tool_errors
+
+__all__ = ["MAX_LIMIT", "MAX_TIMEOUT", "register"]
+
+MAX_LIMIT = 10_000
+"""The most rows one ``context.query`` returns: more would swamp an agent's context."""
+MAX_TIMEOUT = 300.0
+
+
+def register(server: MCPServer, root: Path) -> None:
+    """Add the context-store tools for the project at ``root``."""
+    from hakiri.context.store import open_store
+
+    @tool_errors
+    def tables() -> dict[str, Any]:
+        with open_store(root) as store:
+            return {
+                "tables": [
+                    {
+                        "name": t.name,
+                        "pipeline": t.pipeline,
+                        "write": t.write.value,
+                        "primary_key": list(t.primary_key),
+                        "schema_version": t.schema_version,
+                        "updated_at": t.updated_at.isoformat(),
+                    }
+                    for t in store.tables()
+                ]
+            }
+
+    server.add_tool(
+        tables,
+        name="context.tables",
+        title="List context tables",
+        description=(
+            "Every table in the context store (what `context.query` can read): its "
+            "pipeline, write disposition, primary key and schema version."
+        ),
+        annotations=READ_ONLY,
+    )
+
+    @tool_errors
+    def schema(
+        table: Annotated[str, Field(description="A table name from `context.tables`.")],
+    ) -> dict[str, Any]:
+        with open_store(root) as store:
+            return store.schema(table).to_dict()
+
+    server.add_tool(
+        schema,
+        name="context.schema",
+        title="Show a table's schema",
+        description=(
+            "A context table's current columns (name, type, nullable), primary key and "
+            "schema policy, every schema version it has had, and its schema events. Read it "
+            "before writing SQL for `context.query`."
+        ),
+        annotations=READ_ONLY,
+    )
+
+    @tool_errors
+    def query(
+        sql: Annotated[
+            str, Field(description="One SELECT (or EXPLAIN) in DuckDB SQL over the tables.")
+        ],
+        limit: Annotated[
+            int, Field(ge=1, le=MAX_LIMIT, description="Return at most this many rows.")
+        ] = 100,
+        timeout: Annotated[
+            float, Field(gt=0, le=MAX_TIMEOUT, description="Cancel the query after seconds.")
+        ] = 30.0,
+    ) -> dict[str, Any]:
+        with open_store(root) as store:
+            result = store.query(sql, limit=limit, timeout=timeout)
+            return {
+                **table_payload(result.table),
+                "row_count": result.num_rows,
+                "truncated": result.truncated,
+                "elapsed_seconds": round(result.elapsed, 3),
+            }
+
+    server.add_tool(
+        query,
+        name="context.query",
+        title="Query the context store (read-only SQL)",
+        description=(
+            "Run one read-only SQL statement (SELECT or EXPLAIN, DuckDB dialect) over the "
+            "context tables; each table is a view of its committed files. Returns {columns, "
+            "rows, row_count, truncated}; `truncated` is true when more than `limit` rows "
+            "existed — aggregate in SQL instead of raising the limit. Writes, ATTACH, "
+            "extensions and file reads are refused."
+        ),
+        annotations=READ_ONLY,
+    )
