@@ -197,3 +197,15 @@ write = "replace"
     assert all(r.param("since") is None for r in demo_api.requests_to("/issues"))
     total = demo_api.issue_count
     assert _query(project, "select count(*), count(distinct id) from snapshot") == [[total, total]]
+
+
+def test_compacting_before_any_run_writes_nothing(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write_manifest(project, "")
+    result = run_hakiri("compact", "accounts", cwd=project)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"error[store_error]: no context store at {project / '.hakiri'} yet"
+        " — run `hakiri run PIPELINE` first"
+    ]
+    assert not (project / ".hakiri").exists()

@@ -73,8 +73,12 @@ class Compaction:
 
 def compact_table(project: Project, table: str, *, clock: Clock | None = None) -> Compaction:
     """Compact ``table`` of ``project``'s store; see the module docstring."""
+    from hakiri.context.store import existing_catalog_url
+
     clock = clock or SystemClock()
-    catalog = open_catalog(project.catalog_url)
+    catalog = open_catalog(
+        existing_catalog_url(project.store_root, project.catalog_url, read_only=False)
+    )
     try:
         record = _merge_table(catalog, table)
         with PipelineLock(project.store_root, record.pipeline):

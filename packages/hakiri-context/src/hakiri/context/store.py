@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from hakiri.core.ports import Catalog
 
-__all__ = ["CATALOG_FILE", "ContextStore", "TableSchema", "open_store"]
+__all__ = ["CATALOG_FILE", "ContextStore", "TableSchema", "existing_catalog_url", "open_store"]
 
 CATALOG_FILE = "catalog.db"
 
@@ -193,17 +193,23 @@ def open_store(path: str | os.PathLike[str] = ".") -> ContextStore:
     )
 
 
-def _open(root: Path, url: str) -> ContextStore:
+def existing_catalog_url(root: Path, url: str, *, read_only: bool) -> str:
+    """``url`` of a catalog that must already exist (``StoreError`` if a local one does not),
+    made read-only when asked: reading or maintaining a store never creates one."""
     if catalog_scheme(url) == "sqlite":
         from hakiri.context.catalog.sqlite import parse_sqlite_url
 
-        path, read_only = parse_sqlite_url(url)
+        path, already_read_only = parse_sqlite_url(url)
         if not path.is_file():
             raise StoreError(
                 f"no context store at {root} yet — run `hakiri run PIPELINE` first",
                 store=str(root),
             )
-        if not read_only:
+        if read_only and not already_read_only:
             # Opening for queries must not write to the catalog, not even its schema.
             url = f"{url}?mode=ro"
-    return ContextStore(root, open_catalog(url))
+    return url
+
+
+def _open(root: Path, url: str) -> ContextStore:
+    return ContextStore(root, open_catalog(existing_catalog_url(root, url, read_only=True)))

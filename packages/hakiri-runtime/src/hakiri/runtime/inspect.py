@@ -20,6 +20,7 @@ __all__ = [
     "describe_pipeline",
     "list_pipelines",
     "open_existing_catalog",
+    "run_dict",
     "plan_pipeline",
     "position_summary",
 ]
@@ -40,7 +41,8 @@ def position_summary(kind: CursorKind, position: JsonValue) -> str:
     return str(position)
 
 
-def _run_dict(run: RunRecord) -> dict[str, Any]:
+def run_dict(run: RunRecord) -> dict[str, Any]:
+    """A run as JSON, the same in `pipeline describe` and the agent's run tools."""
     return {
         "run_id": run.run_id,
         "status": str(run.status),
@@ -76,7 +78,7 @@ def list_pipelines(project: Project) -> list[dict[str, Any]]:
                     "table": spec.table,
                     "write": str(spec.destination.write),
                     "schedule": spec.schedule,
-                    "last_run": _run_dict(last[0]) if last else None,
+                    "last_run": run_dict(last[0]) if last else None,
                 }
             )
         return rows
@@ -132,7 +134,7 @@ def describe_pipeline(project: Project, name: str, *, runs: int = 10) -> dict[st
             {"kind": e.kind, "at": e.at.isoformat(), "run_id": e.run_id, **e.payload}
             for e in catalog.list_events(spec.table)
         ]
-        info["runs"] = [_run_dict(r) for r in catalog.list_runs(name, limit=runs)]
+        info["runs"] = [run_dict(r) for r in catalog.list_runs(name, limit=runs)]
         return info
     finally:
         catalog.close()

@@ -21,7 +21,7 @@ class UnknownRun(HakiriError):
 
 def register(server: MCPServer, root: Path) -> None:
     """Add the run tools for the project at ``root``."""
-    from hakiri.runtime.inspect import _run_dict, open_existing_catalog
+    from hakiri.runtime.inspect import open_existing_catalog, run_dict
 
     @tool_errors
     def tail(
@@ -38,7 +38,7 @@ def register(server: MCPServer, root: Path) -> None:
             return {"runs": []}
         try:
             runs = catalog.list_runs(pipeline, limit=limit)
-            return {"runs": [{"pipeline": r.pipeline, **_run_dict(r)} for r in runs]}
+            return {"runs": [{"pipeline": r.pipeline, **run_dict(r)} for r in runs]}
         finally:
             catalog.close()
 
@@ -73,7 +73,7 @@ def register(server: MCPServer, root: Path) -> None:
                 }
                 for s in catalog.list_steps(run_id)
             ]
-            return {"run": {"pipeline": run.pipeline, **_run_dict(run)}, "steps": steps}
+            return {"run": {"pipeline": run.pipeline, **run_dict(run)}, "steps": steps}
         finally:
             catalog.close()
 

@@ -5,7 +5,6 @@ from typing import Any
 
 import click
 
-from hakiri.core.records import SCHEMA_DECISION
 from hakiri.runtime.cli._common import echo_json, json_option, load_project_at, project_option
 
 __all__ = ["pipeline"]
@@ -102,6 +101,9 @@ def _print_description(info: dict[str, Any]) -> None:
 
 def _event_text(event: dict[str, Any]) -> str:
     """One readable line per event: schema versions and schema decisions get their own."""
+    # Imported here: `hakiri --help` loads this module, and the records are not light.
+    from hakiri.core.records import SCHEMA_DECISION
+
     if event["kind"] == "schema_version":
         parts = [f"+{c}" for c in event["added"]] + [f"~{c}" for c in event["changed"]]
         parts += [f"-{c}" for c in event["removed"]]
