@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 
+from hakiri.agent.ops import version
 from hakiri.agent.tools import context, pipelines, runs, sources
 
 __all__ = ["TOOL_NAMES", "build_server"]
@@ -38,20 +38,13 @@ for `context.query` (read-only, DuckDB dialect, aggregate rather than fetch many
 (see `run.tail` and `run.trace`). Errors read `error[code]: message — hint`."""
 
 
-def _version() -> str:
-    try:
-        return version("hakiri-agent")
-    except PackageNotFoundError:  # a source checkout without metadata
-        return "0"
-
-
 def build_server(project_root: Path) -> MCPServer:
     """An MCP server whose tools act on the project at ``project_root``."""
     server: MCPServer = MCPServer(
         name="hakiri",
         title="Hakiri",
         instructions=_INSTRUCTIONS,
-        version=_version(),
+        version=version(),
         # Tool failures are answers to the client, not news for the server's stderr.
         log_level="WARNING",
     )

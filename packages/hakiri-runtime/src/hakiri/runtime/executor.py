@@ -96,8 +96,12 @@ def run_pipeline(
     trigger: str = "manual",
     clock: Clock | None = None,
     on_page: PageCallback | None = None,
+    run_id: str | None = None,
 ) -> RunSummary:
     """Run pipeline ``name`` of ``project`` to completion (or resume it), and say how it went.
+
+    ``run_id`` names the run in advance (a daemon answers "run now" with it before the run
+    starts); by default one is made when the source first answers.
 
     Raises ``HakiriError`` for bad input before anything is written, and re-raises a run's
     error after recording the run as ``failed`` or ``partial_failure``.
@@ -116,6 +120,7 @@ def run_pipeline(
             run = RunExecutor(
                 resolved.spec, catalog, source, destination, clock, trigger, transforms
             )
+            run.planned_run_id = run_id
             return run.execute(on_page)
         finally:
             for transform in transforms:
@@ -147,6 +152,8 @@ class RunExecutor:
         self.transforms = list(transforms)
         self.summary = RunSummary(None, spec.name, spec.table, RunStatus.RUNNING)
         self.run_id: str | None = None
+        self.planned_run_id: str | None = None
+        """The id the run will take when it is created (default: a new one)."""
         self.version = 0
         self.seq = 0
         self.files = 0
@@ -241,7 +248,7 @@ class RunExecutor:
     def _ensure_run(self) -> None:
         if self.run_id is not None:
             return
-        self.run_id = new_run_id(self.clock)
+        self.run_id = self.planned_run_id or new_run_id(self.clock)
         self.summary.run_id = self.run_id
         self.catalog.create_run(
             RunRecord(

@@ -1,22 +1,17 @@
-"""What every tool shares: the annotations that say whether it writes, the wrapper that
-turns a ``HakiriError`` into an MCP tool error, and JSON conversion of Arrow rows."""
+"""What every tool shares: the annotations that say whether it writes and the wrapper that
+turns a ``HakiriError`` into an MCP tool error (``load`` and ``table_payload`` come from
+``hakiri.agent.ops``)."""
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import Any, ParamSpec
 
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
+from hakiri.agent.ops import load, table_payload
 from hakiri.core.errors import HakiriError
-
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from hakiri.core.manifest import Project
 
 __all__ = ["READ_ONLY", "WRITES", "error_result", "load", "table_payload", "tool_errors"]
 
@@ -55,19 +50,3 @@ def tool_errors(fn: Callable[P, dict[str, Any]]) -> Callable[P, Any]:
             return error_result(err)
 
     return wrapper
-
-
-def load(root: Path) -> Project:
-    """The project, read again on every call so manifest edits show without a restart."""
-    from hakiri.core.manifest import load_project
-
-    return load_project(root)
-
-
-def table_payload(table: pa.Table) -> dict[str, Any]:
-    """Arrow rows as ``{"columns", "rows"}`` (rows are lists, so duplicate column names
-    survive); values JSON cannot hold (timestamps, decimals, bytes) become strings."""
-    values = [column.to_pylist() for column in table.columns]
-    rows = [list(row) for row in zip(*values, strict=True)]
-    rows = json.loads(json.dumps(rows, default=str, ensure_ascii=False))
-    return {"columns": list(table.column_names), "rows": rows}

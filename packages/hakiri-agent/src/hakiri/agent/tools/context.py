@@ -11,13 +11,10 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from hakiri.agent.tools._common import READ_ONLY, table_payload, tool_errors
+from hakiri.agent.ops import MAX_LIMIT, MAX_TIMEOUT, context_query, context_tables
+from hakiri.agent.tools._common import READ_ONLY, tool_errors
 
-__all__ = ["MAX_LIMIT", "MAX_TIMEOUT", "register"]
-
-MAX_LIMIT = 10_000
-"""The most rows one ``context.query`` returns: more would swamp an agent's context."""
-MAX_TIMEOUT = 300.0
+__all__ = ["register"]
 
 
 def register(server: MCPServer, root: Path) -> None:
@@ -26,20 +23,7 @@ def register(server: MCPServer, root: Path) -> None:
 
     @tool_errors
     def tables() -> dict[str, Any]:
-        with open_store(root) as store:
-            return {
-                "tables": [
-                    {
-                        "name": t.name,
-                        "pipeline": t.pipeline,
-                        "write": t.write.value,
-                        "primary_key": list(t.primary_key),
-                        "schema_version": t.schema_version,
-                        "updated_at": t.updated_at.isoformat(),
-                    }
-                    for t in store.tables()
-                ]
-            }
+        return context_tables(root)
 
     server.add_tool(
         tables,
@@ -83,14 +67,7 @@ def register(server: MCPServer, root: Path) -> None:
             float, Field(gt=0, le=MAX_TIMEOUT, description="Cancel the query after seconds.")
         ] = 30.0,
     ) -> dict[str, Any]:
-        with open_store(root) as store:
-            result = store.query(sql, limit=limit, timeout=timeout)
-            return {
-                **table_payload(result.table),
-                "row_count": result.num_rows,
-                "truncated": result.truncated,
-                "elapsed_seconds": round(result.elapsed, 3),
-            }
+        return context_query(root, sql, limit=limit, timeout=timeout)
 
     server.add_tool(
         query,

@@ -9,36 +9,14 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
+from hakiri.agent.ops import list_connectors
 from hakiri.agent.tools._common import READ_ONLY, load, table_payload, tool_errors
-from hakiri.core.errors import HakiriError
 
 __all__ = ["register"]
 
 PipelineName = Annotated[
     str, Field(description="A pipeline name from `pipeline.list` (its source is what is read).")
 ]
-
-
-def list_connectors() -> dict[str, Any]:
-    from hakiri.core.plugins import connector_names, load_connector
-
-    connectors: list[dict[str, Any]] = []
-    for name in connector_names():
-        try:
-            factory = load_connector(name, kind="source")
-        except HakiriError as err:
-            # One broken or non-source plugin must not hide the others.
-            connectors.append({"name": name, "error": f"error[{err.code}]: {err.one_line()}"})
-            continue
-        connectors.append(
-            {
-                "name": factory.name,
-                "kind": factory.kind,
-                "description": factory.description,
-                "options_schema": factory.config_model.model_json_schema(),
-            }
-        )
-    return {"connectors": connectors}
 
 
 def register(server: MCPServer, root: Path) -> None:
