@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import sys
+from collections.abc import Iterator
 from types import FrameType
 
 import uvicorn
@@ -21,6 +23,14 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, daemon: Daemon) -> None:
         super().__init__(config)
         self._daemon = daemon
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            # uvicorn re-raises the SIGTERM it caught once shut down, so the process would
+            # die of it; the daemon has drained by then and exits with its own status.
+            self._captured_signals.clear()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # Open event streams end at once instead of holding the shutdown until its timeout;
