@@ -187,7 +187,8 @@ class _Compactor:
         keys = ", ".join(ident(k) for k in self.record.primary_key)
         sql = f"SELECT * FROM ({self._view_sql(files)}) ORDER BY {keys}"
         with self._connection() as con:
-            reader = con.execute(sql).to_arrow_reader(batch_size=122_880)
+            # A relation streams its batches; a DB-API result would copy them first.
+            reader = con.sql(sql).to_arrow_reader(batch_size=122_880)
             pending: list[pa.RecordBatch] = []
             rows = 0
             for batch in reader:

@@ -44,7 +44,15 @@ from hakiri.runtime.schema_gate import SchemaGate
 from hakiri.runtime.secrets import EnvSecretResolver
 from hakiri.runtime.transforms import SqlTransform
 
-__all__ = ["PageCallback", "RunExecutor", "RunSummary", "new_run_id", "run_pipeline"]
+__all__ = [
+    "PageCallback",
+    "RunExecutor",
+    "RunSummary",
+    "SweepStart",
+    "new_run_id",
+    "run_pipeline",
+    "start_sweep",
+]
 
 PageCallback = Callable[[int, int], None]
 """Called after each page with (pages read, rows read) so far in this run."""
@@ -130,6 +138,41 @@ def run_pipeline(
             catalog.close()
 
 
+@dataclass(frozen=True, slots=True)
+class SweepStart:
+    """Where a run's reading starts, from the committed cursor."""
+
+    pages: list[Page]
+    """The pages to read: an interrupted sweep's frontier, or a new plan's pages."""
+    kind: CursorKind
+    state: CursorState
+    """The committed ``position``; page cursors fold onto ``sweep``."""
+    version: int
+    """The committed cursor's version (0: none yet): what the next commit compares and sets."""
+    resumed_from: str | None
+    """The run whose interrupted sweep this one continues, if any."""
+
+
+def start_sweep(spec: PipelineSpec, catalog: Catalog, source: Source) -> SweepStart:
+    """Resume the frontier an interrupted run committed, or plan a new sweep from the
+    committed position (from nothing for a ``replace``)."""
+    cursor = catalog.get_cursor(spec.name)
+    version = cursor.version if cursor else 0
+    state = CursorState.from_value(cursor.value if cursor else None)
+    if state.frontier is not None:
+        kind = cursor.kind if cursor else CursorKind.OPAQUE_TOKEN
+        return SweepStart(list(state.frontier), kind, state, version, state.run_id)
+    # A replace rebuilds the whole table, so its sweep reads everything whatever the
+    # committed position says; the others continue from the committed position.
+    replacing = spec.destination.write is WriteDisposition.REPLACE
+    plan = source.plan(None if replacing else state.position)
+    # The sweep folds page cursors on top of what it planned from: for a replace that
+    # is nothing, so state the new generation no longer has (a deleted file) is dropped.
+    start = None if replacing else state.position
+    state = CursorState(position=state.position, sweep=start)
+    return SweepStart(list(plan.pages), plan.cursor_kind, state, version, None)
+
+
 class RunExecutor:
     """One execution of a pipeline. The caller holds the pipeline's lock."""
 
@@ -178,24 +221,11 @@ class RunExecutor:
     def execute(self, on_page: PageCallback | None) -> RunSummary:
         started = time.perf_counter()
         self.recover()
-        cursor = self.catalog.get_cursor(self.spec.name)
-        self.version = cursor.version if cursor else 0
-        state = CursorState.from_value(cursor.value if cursor else None)
-        if state.frontier is not None:
-            kind = cursor.kind if cursor else CursorKind.OPAQUE_TOKEN
-            queue: deque[Page] = deque(state.frontier)
-            self.summary.resumed_from = state.run_id
-        else:
-            # A replace rebuilds the whole table, so its sweep reads everything whatever the
-            # committed position says; the others continue from the committed position.
-            replacing = self.spec.destination.write is WriteDisposition.REPLACE
-            plan = self.source.plan(None if replacing else state.position)
-            kind = plan.cursor_kind
-            queue = deque(plan.pages)
-            # The sweep folds page cursors on top of what it planned from: for a replace that
-            # is nothing, so state the new generation no longer has (a deleted file) is dropped.
-            start = None if replacing else state.position
-            state = CursorState(position=state.position, sweep=start)
+        start = start_sweep(self.spec, self.catalog, self.source)
+        self.version = start.version
+        self.summary.resumed_from = start.resumed_from
+        kind, state = start.kind, start.state
+        queue: deque[Page] = deque(start.pages)
         self.gate.start(resumed_from=self.summary.resumed_from)
         try:
             sweep = self._pull_all(queue, kind, state, on_page)
