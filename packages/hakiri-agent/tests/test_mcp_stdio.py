@@ -2,7 +2,8 @@
 
 The project reads the demo API on 127.0.0.1; the session runs the pipeline through the
 ``pipeline.run`` tool itself, then reads what it wrote through the ``context.*`` and
-``run.*`` tools.
+``run.*`` tools. A second session checks the limits: a pipeline busy in another process, a
+query past its timeout, and the statements and file reads a query may not make.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pyarrow as pa
+import pyarrow.parquet as pq
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import CallToolResult, TextContent
 
 from hakiri.agent import TOOL_NAMES
-from hakiri.testing.cli import hakiri_executable
+from hakiri.testing.cli import hakiri_executable, spawn_hakiri
 from hakiri.testing.demo_api import DemoApi
 from hakiri.testing.fixtures import demo_api  # noqa: F401
 from hakiri.testing.project import write_manifest
@@ -144,3 +147,87 @@ async def _bounded(project: Path, api: DemoApi) -> None:
     # A hung server fails the test instead of hanging the suite.
     with anyio.fail_after(60):
         await _session(project, api)
+
+
+# -- limits -----------------------------------------------------------------------------------
+
+_HEAVY = "select count(*) from range(100000000) a, range(100000000) b"
+"""A query that would run for hours: only its timeout ends it."""
+
+
+def _refused_reads(outside: Path) -> list[str]:
+    """Statements the query gate or DuckDB's lockdown must refuse (beyond ``_REFUSED``);
+    ``outside`` holds real files outside the store, so a refusal is not a missing file."""
+    return [
+        "create table copied as select * from issues",
+        "insert into issues select * from issues",
+        "delete from issues",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+        "select 1; drop view issues",
+        f"COPY issues FROM '{outside / 'rows.csv'}'",
+        f"select * from read_parquet('{outside / 'rows.parquet'}')",
+        f"select * from '{outside / 'rows.parquet'}'",
+        f"select * from read_csv('{outside / 'rows.csv'}')",
+        f"select * from read_json_auto('{outside / 'rows.csv'}')",
+        f"select * from glob('{outside}/*')",
+    ]
+
+
+def test_mcp_limits_busy_timeout_and_refusals(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F811
+    project = _project(tmp_path, demo_api)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    pq.write_table(pa.table({"secret": [1, 2]}), outside / "rows.parquet")
+    (outside / "rows.csv").write_text("secret\n1\n", encoding="utf-8")
+    # A `hakiri run` in a terminal holds the pipeline: its third page is held back.
+    demo_api.hold_page(3)
+    proc = spawn_hakiri("run", "issues", cwd=project)
+    try:
+        assert demo_api.wait_held(30)
+        anyio.run(_bounded_limits, project, demo_api, outside, proc.pid)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    finally:
+        demo_api.release()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert sorted(p.name for p in outside.iterdir()) == ["rows.csv", "rows.parquet"]
+
+
+async def _bounded_limits(project: Path, api: DemoApi, outside: Path, holder: int) -> None:
+    with anyio.fail_after(60):
+        await _limits(project, api, outside, holder)
+
+
+async def _limits(project: Path, api: DemoApi, outside: Path, holder: int) -> None:
+    params = StdioServerParameters(command=hakiri_executable(), args=["mcp"], cwd=project)
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+
+        busy = await _error(session, "pipeline.run", pipeline="issues")
+        assert busy.startswith("error[pipeline_busy]: pipeline 'issues' is already running"), busy
+        assert f"(pid {holder})" in busy, busy
+        # Let the terminal's run finish: the store then holds its rows.
+        api.release()
+        with anyio.fail_after(30):
+            while await _statuses(session, "issues") != ["succeeded"]:
+                await anyio.sleep(0.1)
+
+        late = await _error(session, "context.query", sql=_HEAVY, timeout=0.5)
+        assert late.startswith("error[query_timeout]: query cancelled after 0.5 s"), late
+        # The cancelled query left the server able to answer the next call at once.
+        counted = await _ok(session, "context.query", sql="select count(*) from issues")
+        assert counted["rows"] == [[api.issue_count]]
+
+        for sql in _refused_reads(outside):
+            refused = await _error(session, "context.query", sql=sql)
+            assert refused.startswith("error[query_refused]: "), (sql, refused)
+        counted = await _ok(session, "context.query", sql="select count(*) from issues")
+        assert counted["rows"] == [[api.issue_count]]
+
+
+async def _statuses(session: ClientSession, pipeline: str) -> list[str]:
+    return [r["status"] for r in (await _ok(session, "run.tail", pipeline=pipeline))["runs"]]

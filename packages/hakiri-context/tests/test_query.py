@@ -240,7 +240,8 @@ def test_a_slow_query_is_cancelled_at_the_timeout(ctx: ContextStore) -> None:
     with pytest.raises(QueryTimeout) as info:
         ctx.query(slow, timeout=0.2)
     assert info.value.one_line() == (
-        "query cancelled after 0.2 s — narrow the query or raise --timeout"
+        "query cancelled after 0.2 s — narrow the query or raise the timeout "
+        "(--timeout; `timeout` over MCP/HTTP)"
     )
     assert values(ctx, "select count(*) from issues") == [(3,)]
 

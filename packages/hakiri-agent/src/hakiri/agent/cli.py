@@ -144,7 +144,12 @@ def serve_command(
         mcp=mcp_http,
         drain_timeout=drain_timeout,
     )
-    sys.exit(serve(config, sock, log_level=log_level, access_log=access_log))
+    status = serve(config, sock, log_level=log_level, access_log=access_log)
+    if status == 3:
+        # A run still in flight may wait on a source's thread pool, which a normal exit
+        # joins (a hung request: until its timeout). The next run resumes it, as after a crash.
+        os._exit(status)
+    sys.exit(status)
 
 
 def _token(token_file: Path | None, host: str) -> str | None:

@@ -138,7 +138,8 @@ class QueryConnection(Closing):
                     if deadline.fired:
                         raise QueryTimeout(
                             f"query cancelled after {timeout} s",
-                            hint="narrow the query or raise --timeout",
+                            hint="narrow the query or raise the timeout "
+                            "(--timeout; `timeout` over MCP/HTTP)",
                         ) from None
                     raise self._translate(exc) from None
         finally:

@@ -28,6 +28,22 @@ _ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 
+# OpenAPI 3.1 has no `itemSchema` (3.2 added it): tools (schemathesis) read the `schema` of a
+# text/event-stream as the schema of each event, not of the whole stream.
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "id": {"type": "string", "description": "Send it back as Last-Event-ID to resume."},
+        "event": {"type": "string", "enum": ["status", "progress", "end"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "A JSON object; for `end`, the run summary.",
+        },
+    },
+}
+
 _REASONS = {
     400: "Bad input (the error says which)",
     401: "Missing or wrong bearer token",
@@ -69,7 +85,7 @@ def openapi_document(version: str, *, token: bool) -> dict[str, Any]:
             "responses": {
                 "200": {
                     "description": "The event stream",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    "content": {"text/event-stream": {"schema": _EVENT_SCHEMA}},
                 },
                 **_errors((404,), token=token),
             },

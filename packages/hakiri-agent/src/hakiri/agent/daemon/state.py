@@ -46,6 +46,8 @@ class Daemon:
         self.started = time.monotonic()
         self.reloads = 0
         self.last_reload_error: str | None = None
+        self.pipelines: list[str] = []
+        """The pipelines of the manifest last loaded (kept while a reload fails)."""
 
     # -- life ----------------------------------------------------------------------------
 
@@ -53,6 +55,7 @@ class Daemon:
         """Schedule the manifest's pipelines (a bad manifest fails here, before serving)."""
         project = load_project(self.root)
         self.loop.update(_schedules(project), _last_runs(project))
+        self.pipelines = sorted(project.manifest.pipelines)
         if self.config.scheduler:
             self.loop.start()
 
@@ -62,6 +65,7 @@ class Daemon:
         try:
             project = load_project(self.root)
             self.loop.update(_schedules(project), _last_runs(project))
+            self.pipelines = sorted(project.manifest.pipelines)
         except HakiriError as err:
             self.last_reload_error = f"error[{err.code}]: {err.one_line()}"
             log.error("reload failed, keeping the previous schedule: %s", self.last_reload_error)
@@ -79,7 +83,7 @@ class Daemon:
         runs_ok = self.runs.drain(max(0.0, deadline - time.monotonic()))
         if not runs_ok:
             log.warning(
-                "runs still in flight after %.0fs; the next run of each resumes it",
+                "runs still in flight after %gs; the next run of each resumes it",
                 self.config.drain_timeout,
             )
         return loop_ok and runs_ok
@@ -90,7 +94,7 @@ class Daemon:
         from hakiri.agent.ops import version
 
         scheduled: dict[str, str | None] = {}
-        for name in sorted(_safe_pipelines(self.root)):
+        for name in self.pipelines:
             due = self.scheduler.next_due(name)
             scheduled[name] = due.isoformat() if due else None
         return {
@@ -126,10 +130,3 @@ def _last_runs(project: Project) -> dict[str, datetime]:
         return last
     finally:
         catalog.close()
-
-
-def _safe_pipelines(root: Path) -> list[str]:
-    try:
-        return list(load_project(root).manifest.pipelines)
-    except HakiriError:
-        return []
