@@ -152,4 +152,8 @@ def test_the_right_token_is_served_and_any_host_header_with_it(guarded: DaemonPr
     # Off loopback the token is the guard: the Host header a proxy sends is not checked.
     answer = guarded.get("/v1/pipelines", headers={**auth, "Host": "hakiri.internal.example"})
     assert answer.status == 200
+    # The auth scheme is case-insensitive (RFC 9110 § 11.1); the token is not.
+    assert guarded.get("/v1/pipelines", headers={"Authorization": f"bearer {_TOKEN}"}).status == 200
+    upper = {"Authorization": f"Bearer {_TOKEN.upper()}"}
+    assert guarded.get("/v1/pipelines", headers=upper).status == 401
     assert guarded.get("/healthz").json()["status"] == "ok"

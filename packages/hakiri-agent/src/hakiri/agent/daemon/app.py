@@ -135,8 +135,10 @@ class Guard:
         if self._token is None or scope["path"] == "/healthz":
             return None
         given = headers.get("authorization", b"")
-        expected = b"Bearer " + self._token
-        if not hmac.compare_digest(given, expected):
+        scheme, _, credentials = given.strip().partition(b" ")
+        # The scheme is case-insensitive (RFC 9110 § 11.1); the token is compared in
+        # constant time.
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(credentials.strip(), self._token):
             return error_response(
                 "unauthorized",
                 "a bearer token is required" if not given else "wrong bearer token",
