@@ -1,7 +1,9 @@
 """Plugins: connectors and catalog adapters, found through entry points.
 
 Members register what they provide (``hakiri.connectors``, ``hakiri.catalogs``); core only
-knows the group names, never the implementations.
+knows the group names, never the implementations. A connector named ``scheme:reference``
+(``wasm:connectors/github.wasm``) is made by the factory function registered for ``scheme``
+in ``hakiri.connector_schemes``, which receives the reference.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ __all__ = ["connector_factories", "connector_names", "load_connector", "open_cat
 
 CONNECTORS_GROUP = "hakiri.connectors"
 CATALOGS_GROUP = "hakiri.catalogs"
+SCHEMES_GROUP = "hakiri.connector_schemes"
 
 
 @cache
@@ -38,6 +41,8 @@ def connector_factories() -> dict[str, ConnectorFactory]:
 
 def load_connector(name: str, *, kind: str, where: str = "") -> ConnectorFactory:
     """The factory of connector ``name``; ``UnknownConnector`` lists what is installed."""
+    if ":" in name:
+        return _scheme_connector(name, kind=kind, where=where)
     entry = _entry_points(CONNECTORS_GROUP).get(name)
     if entry is None:
         known = ", ".join(connector_names()) or "none"
@@ -50,6 +55,25 @@ def load_connector(name: str, *, kind: str, where: str = "") -> ConnectorFactory
     factory = cast(ConnectorFactory, entry.load())
     if factory.kind != kind:
         prefix = f"{where}: " if where else ""
+        raise ConfigError(f"{prefix}connector {name!r} is a {factory.kind}, not a {kind}")
+    return factory
+
+
+def _scheme_connector(name: str, *, kind: str, where: str) -> ConnectorFactory:
+    scheme, reference = name.split(":", 1)
+    prefix = f"{where}: " if where else ""
+    entry = _entry_points(SCHEMES_GROUP).get(scheme)
+    if entry is None:
+        known = ", ".join(f"{s}:" for s in sorted(_entry_points(SCHEMES_GROUP))) or "none"
+        raise UnknownConnector(
+            f"{prefix}unknown connector scheme {scheme!r} in {name!r}",
+            hint=f"installed schemes: {known}",
+            connector=name,
+        )
+    if not reference:
+        raise ConfigError(f"{prefix}connector {name!r} names nothing after {scheme + ':'!r}")
+    factory = cast(ConnectorFactory, entry.load()(reference))
+    if factory.kind != kind:
         raise ConfigError(f"{prefix}connector {name!r} is a {factory.kind}, not a {kind}")
     return factory
 
