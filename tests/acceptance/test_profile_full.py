@@ -38,7 +38,15 @@ pytestmark = pytest.mark.timeout(600)
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "hakiri-full"
-DAEMON_ONLY = {"hakiri-agent", "mcp", "starlette", "uvicorn", "sse-starlette", "polars"}
+DAEMON_ONLY = {
+    "hakiri-agent",
+    "mcp",
+    "starlette",
+    "uvicorn",
+    "sse-starlette",
+    "polars",
+    "wasmtime",
+}
 """Distributions the daemon profile adds; the plain profile (a Lambda layer) must not hold them."""
 ROWS = 3
 
@@ -101,8 +109,10 @@ def test_the_profile_is_installed_from_the_built_wheels(
     assert {"hakiri", "hakiri-agent", "hakiri-connectors", "hakiri-full"} <= set(ours)
     assert "hakiri-testing" not in ours
     assert not not_from_wheels(full_env, [wheels[name] for name in ours])
-    installed = {name for name in _canonical_names(full_env) if name.startswith("hakiri")}
+    names = _canonical_names(full_env)
+    installed = {name for name in names if name.startswith("hakiri")}
     assert installed == set(ours)
+    assert DAEMON_ONLY <= names, sorted(DAEMON_ONLY - names)  # the wasm extra among them
 
 
 def test_help_lists_serve_and_mcp(full_env: Path) -> None:
