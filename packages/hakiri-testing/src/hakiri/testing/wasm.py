@@ -60,6 +60,7 @@ def _fingerprint(guest: Path, wit: Path) -> str:
 def build_component(guest: Path, out_dir: Path, *, name: str | None = None) -> Path:
     """Compile the guest at ``guest`` into ``out_dir/<name>.wasm`` (+ its manifest as
     ``<name>.toml``) and return the ``.wasm`` path. ``name`` defaults to the directory's."""
+    guest = guest.resolve()  # componentize-py runs in a temporary directory
     name = name or guest.name
     wit = _wit_dir()
     cache = component_cache_dir()
