@@ -13,6 +13,7 @@ what this host wrote.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import threading
@@ -89,6 +90,7 @@ def shared_engine() -> Engine:
             config.consume_fuel = True
             config.epoch_interruption = True
             _engine = wasmtime.Engine(config)
+            atexit.register(_release)
         # A forked child has the engine but not the thread: start one there too.
         if _ticker_pid != os.getpid():
             thread = threading.Thread(
@@ -97,6 +99,16 @@ def shared_engine() -> Engine:
             thread.start()
             _ticker_pid = os.getpid()
         return _engine
+
+
+def _release() -> None:
+    """Free the cached components while wasmtime's library is still loaded: left to the
+    interpreter's final garbage collection, their finalizers run after it is unloaded and
+    print ``Exception ignored`` noise on exit."""
+    with _lock:
+        for component in _loaded.values():
+            component.close()
+        _loaded.clear()
 
 
 def _tick(engine: Engine) -> None:

@@ -16,6 +16,7 @@ captured stderr (a Python ``MemoryError`` when memory could not grow).
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -192,7 +193,17 @@ def _shared_linker() -> Linker:
                 host.add_func("log", _host_log)
                 host.add_func("now-ms", _host_now_ms)
             _linker = linker
+            atexit.register(_release_linker)
         return _linker
+
+
+def _release_linker() -> None:
+    """Free the linker before interpreter shutdown unloads wasmtime (see engine._release)."""
+    global _linker
+    with _linker_lock:
+        if _linker is not None:
+            _linker.close()
+            _linker = None
 
 
 def check_exports(component: Component, path: Path) -> dict[str, ExportIndex]:
