@@ -23,6 +23,7 @@ import logging
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -400,7 +401,12 @@ def test_host_process_stays_healthy_after_every_hostile_case(
     # Still healthy: a well-behaved call works, no thread was left behind, and the
     # ungranted server never heard from anyone.
     _good_call(connectors, project, net)
-    assert threading.active_count() == threads
+    # A test server's handler thread may still be closing a connection: give it a moment
+    # (bounded), but a thread the host left behind would stay.
+    deadline = time.monotonic() + 10
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= threads, [t.name for t in threading.enumerate()]
     assert net.ungranted.requests == []
     for name, line in seen.items():
         print(f"in-process {name}: {line}")
