@@ -201,12 +201,14 @@ class RunManager:
                 self.scheduler.finished(live.pipeline)
                 if self.on_finished is not None:
                     self.on_finished()
+        error = summary.get("error")
         log.info(
-            "run %s of %s: %s (%s rows)",
+            "run %s of %s: %s (%s rows)%s",
             live.run_id,
             live.pipeline,
             summary["status"],
             summary.get("rows", 0),
+            f" error[{error['code']}]: {error['message']}" if error else "",
         )
         live.finish(summary)
 
