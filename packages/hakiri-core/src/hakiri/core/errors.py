@@ -31,6 +31,8 @@ __all__ = [
     "SourceHttpError",
     "SourceUnreachable",
     "StoreError",
+    "TransformError",
+    "TransformRefused",
     "UnknownConnector",
     "UnknownPipeline",
     "UnknownTable",
@@ -161,6 +163,19 @@ class QueryRefused(QueryError):
 
 class QueryTimeout(QueryError):
     code = "query_timeout"
+
+
+class TransformError(HakiriError):
+    """A pipeline's SQL transform failed on a batch; the run fails, nothing of it is kept."""
+
+    code = "transform_failed"
+
+
+class TransformRefused(TransformError):
+    """A transform's SQL is not one SELECT; refused before the run starts."""
+
+    code = "transform_refused"
+    exit_code = 2
 
 
 class SchemaRejected(HakiriError):

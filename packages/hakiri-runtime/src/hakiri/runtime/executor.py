@@ -42,7 +42,7 @@ from hakiri.runtime.pipeline import resolve_pipeline
 from hakiri.runtime.prefetch import PageReader
 from hakiri.runtime.schema_gate import SchemaGate
 from hakiri.runtime.secrets import EnvSecretResolver
-from hakiri.runtime.transforms import SqlTransform
+from hakiri.runtime.transforms import pipeline_transforms
 
 __all__ = [
     "PageCallback",
@@ -117,25 +117,29 @@ def run_pipeline(
     clock = clock or SystemClock()
     secrets = EnvSecretResolver(project.root)
     resolved = resolve_pipeline(project, name, secrets)
-    transforms = [SqlTransform(t) for t in resolved.spec.transforms]
+    transforms = pipeline_transforms(resolved.spec)
     store_root = project.store_root
-    with PipelineLock(store_root, name):
-        catalog = open_catalog(project.catalog_url)
-        host = LocalHost(project.root, store_root, secrets, clock, catalog)
-        source: Source = resolved.source.create(resolved.source_options, host)
-        destination: Destination = resolved.destination.create(resolved.destination_options, host)
-        try:
-            run = RunExecutor(
-                resolved.spec, catalog, source, destination, clock, trigger, transforms
+    try:
+        with PipelineLock(store_root, name):
+            catalog = open_catalog(project.catalog_url)
+            host = LocalHost(project.root, store_root, secrets, clock, catalog)
+            source: Source = resolved.source.create(resolved.source_options, host)
+            destination: Destination = resolved.destination.create(
+                resolved.destination_options, host
             )
-            run.planned_run_id = run_id
-            return run.execute(on_page)
-        finally:
-            for transform in transforms:
-                transform.close()
-            source.close()
-            destination.close()
-            catalog.close()
+            try:
+                run = RunExecutor(
+                    resolved.spec, catalog, source, destination, clock, trigger, transforms
+                )
+                run.planned_run_id = run_id
+                return run.execute(on_page)
+            finally:
+                source.close()
+                destination.close()
+                catalog.close()
+    finally:
+        for transform in transforms:
+            transform.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from hakiri.runtime.pipeline import ResolvedPipeline, resolve_pipeline
 from hakiri.runtime.secrets import EnvSecretResolver
 from hakiri.runtime.steps._records import PLAN, PlanRecord
 from hakiri.runtime.steps.errors import RunNotOpen, UnknownRun
-from hakiri.runtime.transforms import SqlTransform
+from hakiri.runtime.transforms import pipeline_transforms
 
 __all__ = ["WORKFLOW_TRIGGER", "StepSession", "check_open", "plan_of"]
 
@@ -82,8 +82,7 @@ class StepSession:
         """The pipeline's transforms, created on first use."""
         if self._transforms is None:
             transforms: list[Transform] = []
-            for spec in self.spec.transforms:
-                transform = SqlTransform(spec)
+            for transform in pipeline_transforms(self.spec):
                 self._stack.callback(transform.close)
                 transforms.append(transform)
             self._transforms = transforms
