@@ -111,6 +111,16 @@ def test_bad_names_never_become_paths(destination: ContextDestination) -> None:
         destination.stage("issues", _table(), run_id="../r1", seq=0)
     with pytest.raises(StoreError):
         destination.prepare("Bad Name", live_runs=set())
+    # Matched whole: a trailing newline or another control character is not a name.
+    for bad in ("issues\n", "issues\r", "issues\x00", "issues\r\n", "\nissues"):
+        with pytest.raises(StoreError):
+            destination.stage(bad, _table(), run_id="r1", seq=0)
+        with pytest.raises(StoreError):
+            destination.prepare(bad, live_runs=set())
+    for bad_run in ("r1\n", "r1\x00", "r\x1b1"):
+        with pytest.raises(StoreError):
+            destination.stage("issues", _table(), run_id=bad_run, seq=0)
+    assert not [p for p in destination.store_root.rglob("*") if not p.name.isprintable()]
 
 
 def test_options_are_validated(store_host: TestHost) -> None:

@@ -34,11 +34,12 @@ __all__ = [
 
 MANIFEST_FILE = "hakiri.toml"
 PIPELINES_DIR = "pipelines"
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+"""A pipeline or table name. Use ``fullmatch``: ``$`` would admit a trailing newline."""
 
 
 def _check_identifier(value: str, what: str) -> str:
-    if not IDENTIFIER.match(value):
+    if not IDENTIFIER.fullmatch(value):
         raise ValueError(
             f"{what} {value!r} must be lower-case letters, digits and underscores, starting "
             "with a letter or underscore (it becomes a SQL table name)"

@@ -28,7 +28,7 @@ def scaffold_project(target: Path, *, force: bool = False) -> list[Path]:
             f"{manifest} already exists", hint="pick another directory, or pass --force"
         )
     name = target.resolve().name.replace("-", "_").lower()
-    if not IDENTIFIER.match(name):
+    if not IDENTIFIER.fullmatch(name):
         name = "project"
     template = files("hakiri.runtime").joinpath("templates/hakiri.toml").read_text("utf-8")
     target.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ CRON_ALIASES = {
     "@annually": "0 0 1 1 *",
 }
 
-_EVERY = re.compile(r"^every\s+(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_EVERY = re.compile(r"every\s+(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = ("d", "h", "m", "s")
 _SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _HINT = "use a cron expression ('*/15 * * * *') or 'every 15m'"
@@ -121,7 +121,7 @@ def parse_schedule(text: str) -> Schedule:
 
 
 def _parse_every(text: str, normalized: str) -> IntervalSchedule:
-    match = _EVERY.match(normalized)
+    match = _EVERY.fullmatch(normalized)
     if match is None or not any(match.groups()):
         raise ScheduleError(
             f"{text!r} is not a schedule — {_HINT} (units d, h, m, s, e.g. 'every 1h30m')"

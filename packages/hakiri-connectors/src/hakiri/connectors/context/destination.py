@@ -22,15 +22,21 @@ if TYPE_CHECKING:
 __all__ = ["CONTEXT_DIR", "ContextDestination", "run_id_of", "staged_path"]
 
 CONTEXT_DIR = "context"
-_TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_TABLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _SUFFIXES = (".parquet.tmp", ".parquet")
 
 
 def staged_path(table: str, run_id: str, seq: int) -> str:
     """The store-relative path (forward slashes) of a run's ``seq``-th file of ``table``."""
-    if not _TABLE.match(table):
+    if not _TABLE.fullmatch(table):
         raise StoreError(f"table name {table!r} is not a valid identifier")
-    if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+    if (
+        not run_id
+        or "/" in run_id
+        or "\\" in run_id
+        or run_id.startswith(".")
+        or not run_id.isprintable()
+    ):
         raise StoreError(f"run id {run_id!r} cannot be part of a file name")
     if seq < 0:
         raise StoreError(f"file sequence number must be >= 0, got {seq}")
@@ -81,7 +87,7 @@ class ContextDestination(Closing):
     def prepare(self, table: str, *, live_runs: set[str]) -> list[str]:
         """Delete ``table``'s data files that the catalog does not reference and that no
         live run owns; return their store-relative paths, sorted."""
-        if not _TABLE.match(table):
+        if not _TABLE.fullmatch(table):
             raise StoreError(f"table name {table!r} is not a valid identifier")
         directory = self.store_root / CONTEXT_DIR / table
         if not directory.is_dir():

@@ -11,7 +11,7 @@ from hakiri.core.secrets import SECRET_REF
 __all__ = ["PostgresSourceConfig", "parse_table_name", "query_is_select"]
 
 _IDENT_PART = r'(?:"(?:[^"]|"")+"|[^".\s]+)'
-_TABLE = re.compile(rf"^\s*({_IDENT_PART})(?:\s*\.\s*({_IDENT_PART}))?\s*$")
+_TABLE = re.compile(rf"\s*({_IDENT_PART})(?:\s*\.\s*({_IDENT_PART}))?\s*")
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 _READING = ("select", "with", "values", "table")
 
@@ -26,7 +26,7 @@ def _unquote(part: str) -> str:
 def parse_table_name(text: str) -> tuple[str, str]:
     """``schema.table`` (or ``table``, in ``public``) as (schema, table); quoted parts keep
     their case and may hold dots. Raises ``ValueError`` for anything else."""
-    match = _TABLE.match(text)
+    match = _TABLE.fullmatch(text)
     if match is None:
         raise ValueError(f"{text!r} is not a table name (expected 'schema.table' or 'table')")
     first, second = match.group(1), match.group(2)
