@@ -24,6 +24,7 @@ from hakiri.context.store import open_store
 from hakiri.core.cursor import CursorKind
 from hakiri.core.errors import (
     CursorConflict,
+    PrimaryKeyMissing,
     SchemaFrozen,
     SourceError,
     SourceHttpError,
@@ -588,6 +589,24 @@ def test_a_freeze_refusal_fails_the_workflow_run_as_it_fails_a_run(tmp_path: Pat
     )
     assert store_fingerprint(project.store_root, catalog_tables=COMMITTED) == before
     assert _rows(project, "orders", "id, score") == [{"id": 1, "score": 10}]
+
+
+def test_a_primary_key_naming_no_column_fails_the_pull_as_it_fails_a_run(
+    tmp_path: Path, api: DemoApi
+) -> None:
+    destination = '[pipelines.issues.destination]\nwrite = "merge"\nprimary_key = ["uuid"]\n'
+    project = _issues(tmp_path / "steps", api.url, destination)
+    twin = _issues(tmp_path / "run", api.url, destination)
+    plan = plan_steps(project, "issues")
+    with pytest.raises(PrimaryKeyMissing) as refused:
+        pull_step(project, "issues", plan["pages"][0]["id"])
+    with pytest.raises(PrimaryKeyMissing) as refused_run:
+        run_pipeline(twin, "issues")
+    assert refused.value.one_line() == refused_run.value.one_line()
+    assert "'uuid'" in refused.value.one_line() and "'title'" in refused.value.one_line()
+    failed = _run(project, plan["run_id"])
+    assert (failed.status, failed.error_code) == (RunStatus.FAILED, "primary_key_missing")
+    assert not list(project.store_root.rglob("*.parquet"))
 
 
 # -- where a plan starts ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ __all__ = [
     "ManifestError",
     "MissingDependency",
     "PipelineBusy",
+    "PrimaryKeyMissing",
     "QueryError",
     "QueryRefused",
     "QueryTimeout",
@@ -175,6 +176,14 @@ class TransformRefused(TransformError):
     """A transform's SQL is not one SELECT; refused before the run starts."""
 
     code = "transform_refused"
+    exit_code = 2
+
+
+class PrimaryKeyMissing(HakiriError):
+    """A table's ``primary_key`` names columns its data does not have; the run fails at its
+    first page, before anything is written."""
+
+    code = "primary_key_missing"
     exit_code = 2
 
 

@@ -86,6 +86,19 @@ class DestinationSpec(BaseModel):
     def _table_name(cls, value: str | None) -> str | None:
         return None if value is None else _check_identifier(value, "table name")
 
+    @model_validator(mode="after")
+    def _merge_key(self) -> DestinationSpec:
+        # A merge without a key would quietly append; the key's columns are checked
+        # against the data at the run's first page.
+        if self.write is WriteDisposition.MERGE and not self.primary_key:
+            raise ValueError(
+                "write = 'merge' needs a primary_key: the columns that identify a row, "
+                'e.g. primary_key = ["id"]'
+            )
+        if len(set(self.primary_key)) != len(self.primary_key) or "" in self.primary_key:
+            raise ValueError("primary_key must name distinct, non-empty columns")
+        return self
+
 
 class TransformSpec(BaseModel):
     """A SQL transform over each batch; the batch is the relation ``batch``."""

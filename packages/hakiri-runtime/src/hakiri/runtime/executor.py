@@ -205,7 +205,13 @@ class RunExecutor:
         self.seq = 0
         self.files = 0
         self.chunk = Chunk()
-        self.gate = SchemaGate(catalog, clock, spec.table, spec.destination.schema_policy)
+        self.gate = SchemaGate(
+            catalog,
+            clock,
+            spec.table,
+            spec.destination.schema_policy,
+            primary_key=spec.destination.primary_key,
+        )
 
     # -- recovery ---------------------------------------------------------------------------
 

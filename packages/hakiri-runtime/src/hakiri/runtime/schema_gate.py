@@ -9,10 +9,11 @@ then fails the run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from hakiri.core.errors import SchemaRejected
+from hakiri.core.errors import PrimaryKeyMissing, SchemaRejected
 from hakiri.core.evolution import reconcile
 from hakiri.core.ports import Catalog, Clock
 from hakiri.core.records import (
@@ -33,13 +34,26 @@ _GROWTH = (SchemaAction.ADDED, SchemaAction.WIDENED)
 
 
 class SchemaGate:
-    """Reconciles the pages of one run with their table's schema."""
+    """Reconciles the pages of one run with their table's schema.
 
-    def __init__(self, catalog: Catalog, clock: Clock, table: str, policy: SchemaPolicy) -> None:
+    ``primary_key`` (the destination's) must name columns of the table: a page whose
+    reconciled schema lacks one fails the run with ``PrimaryKeyMissing``.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        clock: Clock,
+        table: str,
+        policy: SchemaPolicy,
+        *,
+        primary_key: Sequence[str] = (),
+    ) -> None:
         self._catalog = catalog
         self._clock = clock
         self.table = table
         self.policy = policy
+        self.primary_key = tuple(primary_key)
         self.schema: pa.Schema | None = None
         """The table's schema as this run knows it (None until a first page defines it)."""
         self.version: int | None = None
@@ -77,6 +91,7 @@ class SchemaGate:
         except SchemaRejected as exc:
             self._record_refusal(exc, data, run_id)
             raise
+        _check_primary_key(self.table, self.primary_key, result.schema.names)
         if self.schema is None or not result.schema.equals(self.schema):
             self.schema = result.schema
             self.version = None
@@ -114,6 +129,30 @@ class SchemaGate:
             self._catalog.record_event(
                 self.table, SCHEMA_DECISION, change.payload(before, after), run_id=run_id, at=at
             )
+
+
+def _check_primary_key(table: str, key: tuple[str, ...], columns: list[str]) -> None:
+    """Fail when ``key`` names a column that is not among ``columns`` (a merge could not
+    tell rows apart, and the table's newest-per-key view could not be read)."""
+    present = set(columns)
+    missing = [name for name in key if name not in present]
+    if not missing:
+        return
+    shown = ", ".join(repr(name) for name in columns[:_SHOWN])
+    if len(columns) > _SHOWN:
+        shown += f", … ({len(columns) - _SHOWN} more)"
+    raise PrimaryKeyMissing(
+        f"table {table!r}: primary_key names "
+        f"{'a column' if len(missing) == 1 else 'columns'} the data does not have: "
+        f"{', '.join(repr(name) for name in missing)}",
+        hint=f"set destination.primary_key to columns of the data; it has {shown or 'none'}",
+        missing=missing,
+        columns=list(columns),
+    )
+
+
+_SHOWN = 30
+"""Columns an error names at most."""
 
 
 def _continues(catalog: Catalog, creator: str, resumed_from: str | None) -> bool:

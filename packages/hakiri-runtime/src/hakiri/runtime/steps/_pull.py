@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hakiri.core.cursor import JsonValue
-from hakiri.core.errors import SchemaRejected
+from hakiri.core.errors import PrimaryKeyMissing, SchemaRejected
 from hakiri.core.failpoints import failpoint
 from hakiri.core.ports import Destination
 from hakiri.core.records import RunRecord, StagedFile
@@ -38,7 +38,13 @@ class _Stager:
 def _gate(session: StepSession, plan: PlanRecord, previous: PullRecord | None) -> SchemaGate:
     """The schema gate as one process's run would have it at this group's first page."""
     spec = session.spec
-    gate = SchemaGate(session.catalog, session.clock, spec.table, spec.destination.schema_policy)
+    gate = SchemaGate(
+        session.catalog,
+        session.clock,
+        spec.table,
+        spec.destination.schema_policy,
+        primary_key=spec.destination.primary_key,
+    )
     # The committed schema, and whether this run creates the table (decided by the catalog,
     # which no one changes while the run is open without failing its commit).
     gate.start(resumed_from=plan.resumed_from)
@@ -84,7 +90,7 @@ def pull_group(
                     stager.stage(chunk)
                     chunk = Chunk()
         stager.stage(chunk)
-    except SchemaRejected as exc:
+    except (SchemaRejected, PrimaryKeyMissing) as exc:
         # The gate recorded the refusal, and every retry would again: as with `hakiri run`,
         # the run fails. Files staged so far are garbage the next plan collects.
         session.fail(run.run_id, exc)
