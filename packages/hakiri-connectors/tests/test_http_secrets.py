@@ -67,9 +67,29 @@ def test_post_body_and_url_secrets(demo_api: DemoApi, host: TestHost, secret_val
     }
     with connector.create(options, host) as source:
         result = read_all(source)
-    assert result.rows == [{"auth": {"key": secret_value}}]
+    # The server echoed the body it got: the rows hold the reference, never the value.
+    assert result.rows == [{"auth": {"key": "secret://TOKEN"}}]
     assert demo_api.requests[0].path == f"/anything/{secret_value}"
+    assert secret_value.encode() in demo_api.requests[0].body
     assert secret_value not in _stored(result.pages)
+
+
+def test_an_echoed_secret_is_scrubbed_in_every_form(
+    demo_api: DemoApi, host: TestHost, secret_value: str
+) -> None:
+    options = {
+        "url": f"{demo_api.url}/anything",
+        "params": {"api_key": "secret://TOKEN"},
+        "headers": {"Authorization": "Bearer secret://TOKEN"},
+    }
+    with connector.create(options, host) as source:
+        result = read_all(source)
+    assert demo_api.requests[0].headers["authorization"] == f"Bearer {secret_value}"
+    [row] = result.rows
+    assert row["headers"]["Authorization"] == "Bearer secret://TOKEN"
+    assert row["args"] == {"api_key": "secret://TOKEN"}
+    assert "api_key=secret://TOKEN" in row["url"]
+    assert secret_value not in json.dumps(result.rows)
 
 
 def test_a_missing_secret_fails_before_any_request(demo_api: DemoApi, tmp_path: Path) -> None:

@@ -2,19 +2,25 @@
 
 Configs and page descriptors carry ``secret://NAME`` references only. A ``SecretScope``
 resolves them through the host while a request is built and remembers the values it saw,
-so that messages can be redacted and a URL the server hands back (a next link that echoes
-an ``api_key`` parameter) can be turned back into references before it becomes a page.
+so that messages can be redacted, a URL the server hands back (a next link that echoes
+an ``api_key`` parameter) can be turned back into references before it becomes a page, and
+a response that echoes a value (a body repeating the ``Authorization`` header) is scrubbed
+before it becomes rows — with ``hakiri.core.secrets.SecretScrubber``, as the WebAssembly
+host scrubs its guests' responses.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
 from hakiri.core.ports import SecretResolver
-from hakiri.core.secrets import substitute_secrets
+from hakiri.core.secrets import SecretScrubber, substitute_secrets
 
-__all__ = ["REDACTED", "SecretScope"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["REDACTED", "SecretScope", "scrub_table"]
 
 REDACTED = "***"
 _MIN_REVERSIBLE = 4
@@ -49,6 +55,10 @@ class SecretScope:
             return [self.json(v) for v in value]
         return value
 
+    def scrubber(self) -> SecretScrubber:
+        """What scrubs a response of the request this scope built (falsy: no secrets)."""
+        return SecretScrubber(self._names)
+
     def _by_length(self) -> list[tuple[str, str]]:
         # Longest first, so a value containing another is replaced whole.
         return sorted(self._names.items(), key=lambda item: len(item[0]), reverse=True)
@@ -78,3 +88,44 @@ class SecretScope:
         if isinstance(value, list):
             return [self.to_refs_json(v) for v in value]
         return value
+
+
+def scrub_table(table: pa.Table, scrubber: SecretScrubber) -> pa.Table:
+    """``table`` with every secret value in its strings, nested ones included, replaced by
+    its reference. The raw body was scrubbed already; this catches values a server escaped
+    in a way the body scrub does not know (``\\u0041``…), once JSON is decoded."""
+    import pyarrow as pa
+
+    if not scrubber.values or table.num_rows == 0:
+        return table
+    columns = [
+        pa.chunked_array([_scrub_array(c, scrubber) for c in column.chunks], type=column.type)
+        for column in table.columns
+    ]
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def _scrub_array(array: Any, scrubber: SecretScrubber) -> Any:
+    # Any: the stubs know no struct or list arrays apart from their base class.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        for value, reference in scrubber.values:
+            if pc.any(pc.match_substring(array, value)).as_py():
+                array = pc.replace_substring(array, value, reference)
+        return array
+    if pa.types.is_struct(kind) and kind.num_fields:
+        fields = [_scrub_array(child, scrubber) for child in array.flatten()]
+        mask = array.is_null() if array.null_count else None
+        return pa.StructArray.from_arrays(fields, fields=list(kind), mask=mask)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        if array.offset:
+            # A slice: rebuilding it from offsets and a null mask needs a fresh copy.
+            array = pa.concat_arrays([array])
+        values = _scrub_array(array.values, scrubber)
+        cls = pa.ListArray if pa.types.is_list(kind) else pa.LargeListArray
+        mask = array.is_null() if array.null_count else None
+        return cls.from_arrays(array.offsets, values, type=kind, mask=mask)
+    return array

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import orjson
 
-from hakiri.connectors.http._secrets import SecretScope
+from hakiri.connectors.http._secrets import SecretScope, scrub_table
 from hakiri.connectors.http.client import HttpRequest, HttpResponse, RetryingClient
 from hakiri.connectors.http.config import HttpSourceConfig, LinkHeaderPagination
 from hakiri.connectors.http.paginate import (
@@ -130,6 +131,12 @@ class HttpSource(Closing):
         """Request ``page``; return its records, the next page and the cursor reached."""
         current: PageRequest = dict(page.params)
         request, scope, response = self._response_for(page, current)
+        size = len(response.content)
+        # A server may echo what it was sent (an Authorization header, an api_key): such
+        # values become their secret:// references before anything reads the body.
+        scrubber = scope.scrubber()
+        if scrubber:
+            response = replace(response, content=scrubber.scrub(response.content))
         header_next = self._header_next(current, response)
         self._reads += 1
         if header_next is not None and self._reads > 1:
@@ -158,10 +165,10 @@ class HttpSource(Closing):
         if following is not None:
             next_pages.append(self._stored_page(page, following, scope))
         return PageData(
-            table=decoded.table,
+            table=scrub_table(decoded.table, scrubber) if scrubber else decoded.table,
             next_pages=next_pages,
             cursor=decoded.cursor,
-            bytes_read=len(response.content),
+            bytes_read=size,
         )
 
     def _request(self, page: Page, current: PageRequest) -> tuple[HttpRequest, SecretScope]:

@@ -6,7 +6,8 @@ declared secrets, sends the request with urllib3 and follows redirects itself, c
 hop the same way: a redirect to another host never carries the secret-bearing headers. The
 response is scrubbed before the guest sees it: every substituted value (raw, URL-encoded or
 JSON-escaped) in the body, the headers or the final URL is turned back into its
-``secret://NAME`` reference, so an echoing server or a next link that repeats an API key
+``secret://NAME`` reference (``hakiri.core.secrets.SecretScrubber``, the http connector's
+too), so an echoing server or a next link that repeats an API key
 hands the guest a reference, never the value (values are not kept after the request).
 
 One attempt per request: retrying is the guest's policy (it sees every HTTP status).
@@ -14,13 +15,12 @@ One attempt per request: retrying is the guest's policy (it sees every HTTP stat
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from urllib3.exceptions import (
@@ -36,7 +36,7 @@ from urllib3.exceptions import (
 from hakiri.connectors.http._proxies import EnvironmentProxies
 from hakiri.core.errors import CapabilityDenied
 from hakiri.core.ports import SecretResolver
-from hakiri.core.secrets import SECRET_REF
+from hakiri.core.secrets import SECRET_REF, SecretScrubber
 
 if TYPE_CHECKING:
     from hakiri.runtime.wasm.manifest import HostPattern
@@ -74,46 +74,6 @@ class FetchResponse:
     body: bytes
     url: str
     """The URL that answered, after redirects (scrubbed)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Secrets:
-    """The values one request used: what its response is scrubbed of."""
-
-    forms: list[tuple[bytes, bytes]]
-    """(encoded value, reference), longest first."""
-
-    @classmethod
-    def of(cls, used: dict[str, str]) -> _Secrets:
-        forms: dict[bytes, bytes] = {}
-        for value, name in used.items():
-            reference = f"secret://{name}".encode()
-            for form in _encodings(value):
-                forms.setdefault(form.encode(), reference)
-        ordered = sorted(forms.items(), key=lambda item: len(item[0]), reverse=True)
-        return cls(ordered)
-
-    def scrub(self, data: bytes) -> bytes:
-        for form, reference in self.forms:
-            if form in data:
-                data = data.replace(form, reference)
-        return data
-
-    def scrub_text(self, text: str) -> str:
-        return self.scrub(text.encode("utf-8", "surrogateescape")).decode(
-            "utf-8", "surrogateescape"
-        )
-
-
-def _encodings(value: str) -> set[str]:
-    """The forms a value takes when a server echoes it: raw, in a URL, in JSON."""
-    return {
-        value,
-        quote(value, safe=""),
-        quote_plus(value),
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-    } - {""}
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -222,7 +182,7 @@ class HostFetcher:
             for default in [k for k in headers if k.lower() == name.lower()]:
                 del headers[default]
             headers[name] = sent
-        scrub = _Secrets.of(used)
+        scrub = SecretScrubber(used)
         body = request.body
         for _hop in range(MAX_REDIRECTS + 1):
             raw = self._send(method, url, headers, body, deadline, shown, scrub)
@@ -258,7 +218,7 @@ class HostFetcher:
         body: bytes | None,
         deadline: float,
         shown: str,
-        scrub: _Secrets,
+        scrub: SecretScrubber,
     ) -> urllib3.BaseHTTPResponse:
         timeout = _remaining(deadline, shown)
         scheme = urlsplit(url).scheme.lower()
@@ -296,7 +256,7 @@ class HostFetcher:
             ) from None
 
     def _response(
-        self, raw: urllib3.BaseHTTPResponse, url: str, scrub: _Secrets, deadline: float
+        self, raw: urllib3.BaseHTTPResponse, url: str, scrub: SecretScrubber, deadline: float
     ) -> FetchResponse:
         shown = scrub.scrub_text(url.split("?", 1)[0])
         try:
