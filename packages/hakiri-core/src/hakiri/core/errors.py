@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from hakiri.core.terminal import printable
+
 if TYPE_CHECKING:
     from hakiri.core.records import SchemaChange
 
@@ -53,11 +55,12 @@ class HakiriError(Exception):
         self.details = details
 
     def one_line(self) -> str:
-        """The message and the hint on a single line, as the CLI prints it."""
+        """The message and the hint on a single line, as the CLI prints it: control
+        characters a message quotes from data (ESC, OSC…) are written as visible escapes."""
         text = " ".join(self.message.split())
         if self.hint:
             text = f"{text} — {' '.join(self.hint.split())}"
-        return text
+        return printable(text)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "message": self.message}

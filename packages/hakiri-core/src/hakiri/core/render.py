@@ -1,13 +1,24 @@
 """How the CLI prints rows (``hakiri query``, ``hakiri source sample``): an aligned text
-table, JSON, or CSV."""
+table, JSON, or CSV.
+
+Data may hold terminal control sequences (ESC, OSC, C1, bidi overrides). The table format
+writes every control character of a cell or a column name as a visible escape
+(``hakiri.core.terminal.printable``: ``\\x1b``, ``\\n``…), so it never reaches the terminal. JSON
+is the exact data: its strings escape C0 controls, and here DEL, C1 and bidi controls too
+(``\\u009b``), which parses back to the same values. CSV is the exact data too and is not
+escaped: it is meant for files and programs, not for reading on a terminal.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from hakiri.core.terminal import printable
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -15,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["render"]
 
 _MAX_CELL = 60
+# Controls JSON leaves raw (it escapes only C0), and the line separators JavaScript chokes on.
+_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]")
 
 
 def render(table: pa.Table, fmt: str, limit: int, *, truncated: bool = False) -> str:
@@ -22,7 +35,7 @@ def render(table: pa.Table, fmt: str, limit: int, *, truncated: bool = False) ->
     columns, rows = _rows(table)
     if fmt == "json":
         document = {"columns": columns, "rows": rows, "truncated": truncated}
-        return json.dumps(document, default=str, ensure_ascii=False) + "\n"
+        return _json_safe(json.dumps(document, default=str, ensure_ascii=False)) + "\n"
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -46,7 +59,7 @@ def _text(value: Any) -> str:
 
 def _cell(value: Any) -> str:
     text = "NULL" if value is None else _text(value)
-    text = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    text = printable(text)
     return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
 
 
@@ -60,6 +73,7 @@ def _table(
         for t in table.schema.types
     ]
     cells = [[_cell(v) for v in row] for row in rows]
+    columns = [printable(name) for name in columns]
     widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
     lines = [
         _line([c.ljust(w) for c, w in zip(columns, widths, strict=True)]),
@@ -79,6 +93,11 @@ def _table(
     if truncated:
         footer += f" (truncated at {limit})"
     return "\n".join([*lines, footer]) + "\n"
+
+
+def _json_safe(text: str) -> str:
+    # Such characters only occur inside JSON strings, where \uXXXX means the same.
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def _line(parts: Sequence[str]) -> str:

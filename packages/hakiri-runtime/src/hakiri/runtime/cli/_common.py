@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from hakiri.core.terminal import printable
+
 if TYPE_CHECKING:
     from hakiri.core.manifest import Project
 
-__all__ = ["echo_json", "json_option", "load_project_at", "project_option"]
+__all__ = ["echo_json", "echo_line", "json_option", "load_project_at", "project_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,3 +43,8 @@ def load_project_at(project_dir: Path | None) -> Project:
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
+
+
+def echo_line(text: str = "", *, err: bool = False) -> None:
+    """One line for a person: control characters from data (ESC, OSC…) made visible."""
+    click.echo(printable(text), err=err)

@@ -5,7 +5,13 @@ from typing import Any
 
 import click
 
-from hakiri.runtime.cli._common import echo_json, json_option, load_project_at, project_option
+from hakiri.runtime.cli._common import (
+    echo_json,
+    echo_line,
+    json_option,
+    load_project_at,
+    project_option,
+)
 
 __all__ = ["pipeline"]
 
@@ -27,7 +33,7 @@ def list_(project_dir: Path | None, as_json: bool) -> None:
         echo_json(rows)
         return
     if not rows:
-        click.echo("no pipelines defined")
+        echo_line("no pipelines defined")
         return
     header = ("PIPELINE", "SOURCE", "TABLE", "WRITE", "LAST RUN")
     lines = [header]
@@ -38,7 +44,7 @@ def list_(project_dir: Path | None, as_json: bool) -> None:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
         cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-        click.echo("  ".join(cells).rstrip())
+        echo_line("  ".join(cells).rstrip())
 
 
 @pipeline.command()
@@ -59,41 +65,41 @@ def describe(name: str, runs: int, project_dir: Path | None, as_json: bool) -> N
 
 def _print_description(info: dict[str, Any]) -> None:
     spec = info["spec"]
-    click.echo(f"{info['name']}  (defined in {info['defined_in']})")
+    echo_line(f"{info['name']}  (defined in {info['defined_in']})")
     if spec["description"]:
-        click.echo(f"  {spec['description']}")
+        echo_line(f"  {spec['description']}")
     source = {k: v for k, v in spec["source"].items() if k != "connector"}
-    click.echo(f"source       {spec['source']['connector']} {source}")
-    click.echo(
+    echo_line(f"source       {spec['source']['connector']} {source}")
+    echo_line(
         f"destination  {spec['destination']['connector']} → {info['spec']['table']} "
         f"({spec['destination']['write']}, schema_policy {info['schema_policy']})"
     )
     if spec["schedule"]:
-        click.echo(f"schedule     {spec['schedule']}")
+        echo_line(f"schedule     {spec['schedule']}")
     cursor = info["cursor"]
     if cursor:
         left = cursor["pages_left_from_interrupted_run"]
         resume = f"; {left} page(s) left from an interrupted run" if left is not None else ""
-        click.echo(
+        echo_line(
             f"cursor       {cursor['position_summary']} "
             f"(v{cursor['version']}, {cursor['kind']}{resume})"
         )
     table = info["table"]
     if table:
-        click.echo(
+        echo_line(
             f"table        {table['rows']:,} rows in {table['files']} file(s), "
             f"{table['bytes']:,} bytes, schema v{table['schema_version']}"
         )
         for column in table["columns"]:
-            click.echo(f"  {column['name']}: {column['type']}")
+            echo_line(f"  {column['name']}: {column['type']}")
     if info["events"]:
-        click.echo("events")
+        echo_line("events")
         for event in info["events"]:
-            click.echo(f"  {event['at'][:19]}  run {event['run_id']}  {_event_text(event)}")
-    click.echo("runs" if info["runs"] else "runs         none yet")
+            echo_line(f"  {event['at'][:19]}  run {event['run_id']}  {_event_text(event)}")
+    echo_line("runs" if info["runs"] else "runs         none yet")
     for run in info["runs"]:
         error = f"  {run['error']['code']}: {run['error']['message']}" if run["error"] else ""
-        click.echo(
+        echo_line(
             f"  {run['started_at'][:19]}  {run['run_id']}  {run['status']:<15} "
             f"{run['rows']:>10,} rows{error}"
         )

@@ -4,7 +4,13 @@ from pathlib import Path
 
 import click
 
-from hakiri.runtime.cli._common import echo_json, json_option, load_project_at, project_option
+from hakiri.runtime.cli._common import (
+    echo_json,
+    echo_line,
+    json_option,
+    load_project_at,
+    project_option,
+)
 
 __all__ = ["plan"]
 
@@ -22,11 +28,9 @@ def plan(pipeline: str, project_dir: Path | None, as_json: bool) -> None:
     if as_json:
         echo_json(info)
         return
-    click.echo(
-        f"pipeline  {info['pipeline']} ({info['source']} → {info['table']}, {info['write']})"
-    )
-    click.echo(f"mode      {info['mode']}")
+    echo_line(f"pipeline  {info['pipeline']} ({info['source']} → {info['table']}, {info['write']})")
+    echo_line(f"mode      {info['mode']}")
     if info["position"] is not None:
-        click.echo(f"cursor    {info['position_summary']} (version {info['cursor_version']})")
-    click.echo(f"reads     {info['description']}")
-    click.echo(f"pages     {len(info['pages'])} known now (more are discovered while reading)")
+        echo_line(f"cursor    {info['position_summary']} (version {info['cursor_version']})")
+    echo_line(f"reads     {info['description']}")
+    echo_line(f"pages     {len(info['pages'])} known now (more are discovered while reading)")

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from hakiri.runtime.cli._common import echo_json, json_option, load_project_at, project_option
+from hakiri.runtime.cli._common import (
+    echo_json,
+    echo_line,
+    json_option,
+    load_project_at,
+    project_option,
+)
 
 __all__ = ["source"]
 
@@ -29,19 +35,20 @@ def discover(pipeline: str, project_dir: Path | None, as_json: bool) -> None:
     if as_json:
         echo_json(info)
         return
-    click.echo(f"{info['connector']} source of {pipeline}: {len(info['streams'])} stream(s)")
+    echo_line(f"{info['connector']} source of {pipeline}: {len(info['streams'])} stream(s)")
     for stream in info["streams"]:
         key = f"  key {', '.join(stream['primary_key'])}" if stream["primary_key"] else ""
         cursor = f"  cursor {stream['cursor_field']}" if stream["cursor_field"] else ""
-        click.echo(f"\n{stream['name']}{key}{cursor}")
+        click.echo()
+        echo_line(f"{stream['name']}{key}{cursor}")
         if stream["description"]:
-            click.echo(f"  {stream['description']}")
+            echo_line(f"  {stream['description']}")
         if stream["options"]:
-            click.echo(f"  select with: {json.dumps(stream['options'])}")
+            echo_line(f"  select with: {json.dumps(stream['options'])}")
         for column in stream["columns"] or []:
-            click.echo(f"  {column['name']:<28} {column['type']}")
+            echo_line(f"  {column['name']:<28} {column['type']}")
         if stream["columns"] is None:
-            click.echo("  (columns are known once it is sampled or run)")
+            echo_line("  (columns are known once it is sampled or run)")
 
 
 @source.command()
@@ -54,6 +61,7 @@ def discover(pipeline: str, project_dir: Path | None, as_json: bool) -> None:
     type=click.Choice(["table", "json", "csv"]),
     default="table",
     show_default=True,
+    help="table escapes control characters (ESC…) visibly; json and csv are the exact data.",
 )
 @project_option
 def sample(
@@ -64,4 +72,6 @@ def sample(
     from hakiri.runtime.sources import sample_pipeline
 
     table = sample_pipeline(load_project_at(project_dir), pipeline, stream=stream, limit=limit)
-    click.echo(render(table, fmt, limit), nl=False)
+    # color=True: click would strip what looks like ANSI styles from piped output, which
+    # would change CSV data; the table and JSON formats hold no raw control characters.
+    click.echo(render(table, fmt, limit), nl=False, color=True)
