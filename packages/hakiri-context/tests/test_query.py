@@ -159,6 +159,9 @@ REFUSED = [
     "select * from read_parquet('https://example.com/x.parquet')",
     "EXPLAIN ANALYZE COPY (select 1) TO '{context}/z.csv'",
     "explain (analyze) create table t as select 1",
+    # EXPLAIN ANALYZE runs what it explains: refused even for a SELECT.
+    "explain analyze select count(*) from issues",
+    "explain /* ) */ (format json, analyze) select 1",
     "",
     "  ;  -- nothing",
 ]
@@ -199,7 +202,7 @@ def test_refusals_say_what_is_allowed_and_what_was_seen(ctx: ContextStore) -> No
 
 def test_reads_of_every_kind_are_allowed(ctx: ContextStore) -> None:
     assert ctx.query("explain select * from issues").num_rows >= 1
-    assert ctx.query("explain analyze select count(*) from issues").num_rows >= 1
+    assert ctx.query("explain (format json) select count(*) from issues").num_rows >= 1
     assert ctx.query("describe issues").num_rows == 2
     assert ctx.query("show tables").to_pylist() == [{"name": "issues"}]
     assert values(ctx, "with o as (from issues where state = 'open') select count(*) from o") == [
@@ -240,8 +243,8 @@ def test_a_slow_query_is_cancelled_at_the_timeout(ctx: ContextStore) -> None:
     with pytest.raises(QueryTimeout) as info:
         ctx.query(slow, timeout=0.2)
     assert info.value.one_line() == (
-        "query cancelled after 0.2 s — narrow the query or raise the timeout "
-        "(--timeout; `timeout` over MCP/HTTP)"
+        "query stopped after 0.2 s — narrow the query or raise the timeout "
+        "(--timeout; `timeout` over MCP/HTTP; [query] timeout in hakiri.toml)"
     )
     assert values(ctx, "select count(*) from issues") == [(3,)]
 

@@ -3,14 +3,21 @@
 A file in the store directory that the catalog does not list is invisible, however it got
 there: the views name their files explicitly, never a glob, and those names are the only
 paths the locked-down connection may open.
+
+Planning (``plan_store``: which SQL, which files) reads the catalog and is separate from
+creating the views (``create_views``), so a sandboxed query process can be handed a plan
+without ever opening the catalog itself.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hakiri.core.records import FileRecord, SchemaVersion, TableRecord, WriteDisposition
 
@@ -21,12 +28,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTEXT_DIR",
+    "StorePlan",
     "StoreViews",
     "TableView",
     "create_views",
     "first_line",
     "ident",
     "literal",
+    "plan_store",
     "plan_view",
 ]
 
@@ -55,6 +64,47 @@ class TableView:
     problem: str | None = None
     paths: tuple[str, ...] = ()
     """The absolute paths of the files the view reads."""
+    empty_schema: bytes | None = None
+    """For a table with no visible file yet: its Arrow schema (IPC bytes), so the view
+    still has typed columns."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "sql": self.sql, "paths": list(self.paths)}
+        if self.empty_schema is not None:
+            out["empty_schema"] = base64.b64encode(self.empty_schema).decode("ascii")
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TableView:
+        empty = data.get("empty_schema")
+        return cls(
+            name=data["name"],
+            sql=data["sql"],
+            paths=tuple(data["paths"]),
+            empty_schema=base64.b64decode(empty) if empty is not None else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StorePlan:
+    """Every readable table's view, and why the others cannot be read."""
+
+    views: tuple[TableView, ...]
+    problems: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"views": [v.to_json() for v in self.views], "problems": self.problems}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StorePlan:
+        views = tuple(TableView.from_json(v) for v in data["views"])
+        return cls(views=views, problems=dict(data["problems"]))
+
+    @property
+    def fingerprint(self) -> str:
+        """Equal for equal plans: a process that holds views of this plan may keep them."""
+        text = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +123,10 @@ def plan_view(
 ) -> TableView | None:
     """The ``SELECT`` behind ``table``'s view; None when there is nothing to show at all."""
     if not files:
-        return _empty_view(table.name, versions[-1]) if versions else None
+        if not versions:
+            return None
+        schema = versions[-1].schema.to_arrow().serialize().to_pybytes()
+        return TableView(table.name, None, empty_schema=schema)
     context = os.path.join(str(store_root), CONTEXT_DIR) + os.sep
     paths = []
     for file in files:
@@ -117,46 +170,55 @@ def _newest_per_key(paths: list[str], primary_key: tuple[str, ...], columns: set
     return f"SELECT * EXCLUDE ({ident(tag)}) FROM {source} QUALIFY row_number() OVER ({newest}) = 1"
 
 
-def _empty_view(name: str, version: SchemaVersion) -> TableView:
-    """A table whose files are not visible yet (a replace in progress) still has columns."""
-    from hakiri.context._duckdb import import_duckdb
+def _empty_view_sql(con: duckdb.DuckDBPyConnection, schema: bytes) -> str | None:
+    """``SELECT`` of typed NULL columns, no rows: a table whose files are not visible yet
+    (a replace in progress) still has its columns."""
+    import pyarrow as pa
 
-    ddb = import_duckdb()
-    probe = ddb.connect(":memory:")
-    try:
-        relation = probe.from_arrow(version.schema.to_arrow().empty_table())
-        columns = [
-            f"CAST(NULL AS {kind}) AS {ident(column)}"
-            for column, kind in zip(relation.columns, relation.types, strict=True)
-        ]
-    finally:
-        probe.close()
-    if not columns:
-        return TableView(name, None, "the table has no columns")
-    return TableView(name, f"SELECT {', '.join(columns)} WHERE false")
+    relation = con.from_arrow(pa.ipc.read_schema(pa.py_buffer(schema)).empty_table())
+    columns = [
+        f"CAST(NULL AS {kind}) AS {ident(column)}"
+        for column, kind in zip(relation.columns, relation.types, strict=True)
+    ]
+    return f"SELECT {', '.join(columns)} WHERE false" if columns else None
 
 
-def create_views(con: duckdb.DuckDBPyConnection, catalog: Catalog, store_root: Path) -> StoreViews:
-    """Create a view per readable table of ``catalog`` on ``con``."""
-    from hakiri.context._duckdb import import_duckdb
-
-    ddb = import_duckdb()
+def plan_store(catalog: Catalog, store_root: Path) -> StorePlan:
+    """The view of every table of ``catalog``; reads the catalog only."""
+    views: list[TableView] = []
     problems: dict[str, str] = {}
-    paths: list[str] = []
     for table in catalog.list_tables():
         view = plan_view(
             table, catalog.list_files(table.name), catalog.schema_versions(table.name), store_root
         )
         if view is None:
             continue
-        if view.sql is None:
+        if view.sql is None and view.empty_schema is None:
             problems[table.name] = view.problem or "unreadable"
             continue
+        views.append(view)
+    return StorePlan(views=tuple(views), problems=problems)
+
+
+def create_views(con: duckdb.DuckDBPyConnection, plan: StorePlan) -> StoreViews:
+    """Create the views of ``plan`` on ``con``; a table that fails is listed, not raised."""
+    from hakiri.context._duckdb import import_duckdb
+
+    ddb = import_duckdb()
+    problems = dict(plan.problems)
+    paths: list[str] = []
+    for view in plan.views:
         try:
-            con.execute(f"CREATE VIEW {ident(table.name)} AS {view.sql}")
+            sql = view.sql
+            if sql is None:
+                sql = _empty_view_sql(con, view.empty_schema or b"")
+            if sql is None:
+                problems[view.name] = "the table has no columns"
+                continue
+            con.execute(f"CREATE VIEW {ident(view.name)} AS {sql}")
         except ddb.Error as exc:
             # A missing or corrupt file makes only its own table unreadable.
-            problems[table.name] = first_line(exc)
+            problems[view.name] = first_line(exc)
             continue
         paths.extend(view.paths)
     return StoreViews(paths=paths, problems=problems)

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hakiri.core.errors import HakiriError
 
-__all__ = ["query_command"]
+if TYPE_CHECKING:
+    from hakiri.core.query_limits import QueryLimits
 
-_DEFAULT_LIMIT = 1000
-_DEFAULT_TIMEOUT = 30.0
+__all__ = ["query_command"]
 
 
 @click.command("query")
@@ -31,16 +32,20 @@ _DEFAULT_TIMEOUT = 30.0
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
-    default=_DEFAULT_LIMIT,
-    show_default=True,
-    help="Print at most this many rows.",
+    default=None,
+    help="Print at most this many rows (default: [query] max_rows, 1000).",
 )
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
-    default=_DEFAULT_TIMEOUT,
-    show_default=True,
-    help="Cancel the query after this many seconds.",
+    default=None,
+    help="Stop the query after this many seconds (default: [query] timeout, 30).",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1024),
+    default=None,
+    help="Cut the answer at this many bytes (default: [query] max_answer_bytes, 16 MiB).",
 )
 @click.option(
     "--format",
@@ -50,31 +55,68 @@ _DEFAULT_TIMEOUT = 30.0
     show_default=True,
     help="Output format.",
 )
-def query_command(sql: str, project: Path | None, limit: int, timeout: float, fmt: str) -> None:
+def query_command(
+    sql: str,
+    project: Path | None,
+    limit: int | None,
+    timeout: float | None,
+    max_bytes: int | None,
+    fmt: str,
+) -> None:
     """Run one read-only SQL query (SELECT or EXPLAIN) over the context store.
 
-    Every table is a view of its committed Parquet files. Pass - as SQL to read it from
-    standard input.
+    Every table is a view of its committed Parquet files. The query runs in a process that
+    cannot write any file, within the [query] bounds of hakiri.toml (docs/query-safety.md).
+    Pass - as SQL to read it from standard input.
     """
     try:
-        output = _run(sql, project, limit, timeout, fmt)
+        output = _run(sql, project, fmt, limit=limit, timeout=timeout, max_bytes=max_bytes)
     except HakiriError as err:
         click.echo(f"error[{err.code}]: {err.one_line()}", err=True)
         sys.exit(err.exit_code)
     click.echo(output, nl=False)
 
 
-def _run(sql: str, project: Path | None, limit: int, timeout: float, fmt: str) -> str:
-    from hakiri.context.store import open_store
-    from hakiri.core.manifest import find_project_root
+def _run(sql: str, project: Path | None, fmt: str, **overrides: float | None) -> str:
+    from hakiri.context.sandbox import query_once
     from hakiri.core.render import render
 
     if sql == "-":
         sql = sys.stdin.read()
-    root = project if project is not None else find_project_root(Path.cwd())
-    with open_store(root) as store:
-        result = store.query(sql, limit=limit, timeout=timeout)
-    return render(result.table, fmt, limit, truncated=result.truncated)
+    root, catalog_url, limits = _query_target(project)
+    given = {"timeout": overrides["timeout"], "max_rows": overrides["limit"]}
+    given["max_answer_bytes"] = overrides["max_bytes"]
+    # The person at the shell may raise a bound as well as lower it.
+    limits = limits.model_copy(update={k: v for k, v in given.items() if v is not None})
+    result = query_once(root, catalog_url, sql, limits)
+    return render(
+        result.table,
+        fmt,
+        limits.max_rows,
+        truncated=result.truncated,
+        truncated_by=result.truncated_by,
+        max_bytes=int(limits.max_answer_bytes),
+    )
+
+
+def _query_target(project: Path | None) -> tuple[Path, str, QueryLimits]:
+    """The store, its catalog and the query bounds, from a project (or a bare store)."""
+    from hakiri.context.store import CATALOG_FILE
+    from hakiri.core.errors import StoreError
+    from hakiri.core.manifest import MANIFEST_FILE, find_project_root, load_project
+    from hakiri.core.query_limits import QueryLimits
+
+    where = (project if project is not None else find_project_root(Path.cwd())).resolve()
+    if (where / MANIFEST_FILE).is_file():
+        loaded = load_project(where)
+        return loaded.store_root, loaded.catalog_url, loaded.manifest.query
+    if (where / CATALOG_FILE).is_file():
+        return where, f"sqlite:///{where / CATALOG_FILE}", QueryLimits()
+    raise StoreError(
+        f"no context store at {where}",
+        hint=f"pass a project directory (with {MANIFEST_FILE}) or a store directory "
+        f"(with {CATALOG_FILE})",
+    )
 
 
 @click.command("compact")

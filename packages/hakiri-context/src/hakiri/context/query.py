@@ -1,12 +1,18 @@
-"""The query layer: DuckDB over the committed files, read-only, bounded in rows and time.
+"""The query layer: DuckDB over the committed files, read-only, bounded in rows and bytes.
 
-``open_connection`` builds an in-memory DuckDB with one view per catalog table, then locks
-it down — file access limited to the committed files, no extension loading, the
-configuration frozen — and ``QueryConnection.run_query`` admits one read-only statement
-(see ``_gate``), streams at most ``limit`` rows and cancels the query at ``timeout``.
+``open_connection`` builds an in-memory DuckDB with one view per table of a ``StorePlan``,
+then locks it down — file access limited to the committed files, no extension loading, a
+memory limit, the configuration frozen — and ``QueryConnection.run_query`` admits one
+read-only statement (see ``_gate``), streams at most ``limit`` rows and ``max_bytes`` bytes,
+and interrupts the query at ``timeout``.
 
-An agent's SQL can read the context and nothing else. What a view shows is fixed when the
-connection is opened; open a new one (``ContextStore.refresh``) to see later commits.
+This runs in the process that asks, for a notebook's own SQL (``ContextStore``). SQL from
+an agent or any other caller runs through ``hakiri.context.sandbox`` instead: the same
+connection, inside a worker process the kernel does not let write any file, whose memory is
+bounded and which is killed when an interrupt is not enough.
+
+What a view shows is fixed when the connection is opened; open a new one
+(``ContextStore.refresh``) to see later commits.
 """
 
 from __future__ import annotations
@@ -15,47 +21,40 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hakiri.context._duckdb import import_duckdb, import_polars
 from hakiri.context._gate import admit
-from hakiri.context._views import create_views, first_line, literal
+from hakiri.context._views import StorePlan, create_views, first_line, literal
 from hakiri.context.errors import QuerySyntaxError, UnknownName
 from hakiri.core.closing import Closing
-from hakiri.core.errors import HakiriError, QueryError, QueryRefused, QueryTimeout, StoreError
+from hakiri.core.duckdb_lockdown import LOCK_STATEMENTS, STARTUP_SETTINGS
+from hakiri.core.errors import (
+    HakiriError,
+    QueryError,
+    QueryMemoryExceeded,
+    QueryRefused,
+    QueryTimeout,
+    StoreError,
+)
 
 if TYPE_CHECKING:
     import duckdb
     import polars
     import pyarrow as pa
 
-    from hakiri.core.ports import Catalog
-
 __all__ = [
     "DEFAULT_LIMIT",
     "DEFAULT_TIMEOUT",
     "QueryConnection",
     "QueryResult",
+    "memory_error",
     "open_connection",
+    "timeout_error",
 ]
 
 DEFAULT_LIMIT = 1000
 DEFAULT_TIMEOUT = 30.0
-
-# Settings that must hold before anything runs (some DuckDB accepts only at startup).
-_STARTUP: dict[str, Any] = {
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "allow_community_extensions": False,
-    "allow_unsigned_extensions": False,
-    "allow_persistent_secrets": False,
-    # Python variables are not tables here.
-    "python_enable_replacements": False,
-    # No spill files: an in-memory database would spill into ./.tmp of whatever directory
-    # the process runs in, and that directory would become readable too.
-    "temp_directory": "",
-}
 
 _MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist")
 
@@ -68,6 +67,8 @@ class QueryResult:
     truncated: bool
     elapsed: float
     """Seconds, for display only."""
+    truncated_by: str | None = None
+    """What cut the answer short: ``"rows"`` (the row limit) or ``"bytes"`` (the byte cap)."""
 
     @property
     def columns(self) -> list[str]:
@@ -94,13 +95,11 @@ class QueryConnection(Closing):
         self,
         con: duckdb.DuckDBPyConnection,
         *,
-        store_root: Path,
         tables: list[str],
         problems: dict[str, str],
     ) -> None:
         self._con = con
         self._lock = threading.Lock()
-        self.store_root = store_root
         self.tables = tables
         """Tables queries can read."""
         self.problems = problems
@@ -112,12 +111,15 @@ class QueryConnection(Closing):
         *,
         limit: int | None = DEFAULT_LIMIT,
         timeout: float | None = DEFAULT_TIMEOUT,
+        max_bytes: int | None = None,
     ) -> QueryResult:
-        """Run one read-only SELECT; return at most ``limit`` rows (None: all of them).
+        """Run one read-only SELECT; return at most ``limit`` rows (None: all of them) and
+        at most ``max_bytes`` bytes of Arrow data (None: no cap).
 
         Raises ``QueryRefused`` for anything but a single SELECT / EXPLAIN and for reads
-        outside the store, ``QueryTimeout`` when ``timeout`` seconds pass, and another
-        ``QueryError`` for what DuckDB rejects.
+        outside the store, ``QueryTimeout`` when ``timeout`` seconds pass (DuckDB stops at
+        its next interrupt check), ``QueryMemoryExceeded`` past the memory limit, and
+        another ``QueryError`` for what DuckDB rejects.
         """
         if limit is not None and limit < 0:
             raise ValueError("limit must be >= 0 (or None for no limit)")
@@ -133,18 +135,14 @@ class QueryConnection(Closing):
             with _Deadline(cursor, timeout) as deadline:
                 try:
                     statement = admit(cursor, sql)
-                    table, truncated = _fetch(cursor.sql(statement), limit)
-                except (ddb.Error, pa.ArrowException, OSError) as exc:
+                    table, cut = _fetch(cursor.sql(statement), limit, max_bytes)
+                except (ddb.Error, pa.ArrowException, OSError, MemoryError) as exc:
                     if deadline.fired:
-                        raise QueryTimeout(
-                            f"query cancelled after {timeout} s",
-                            hint="narrow the query or raise the timeout "
-                            "(--timeout; `timeout` over MCP/HTTP)",
-                        ) from None
+                        raise timeout_error(timeout) from None
                     raise self._translate(exc) from None
         finally:
             cursor.close()
-        return QueryResult(table, truncated, time.perf_counter() - started)
+        return QueryResult(table, cut is not None, time.perf_counter() - started, cut)
 
     def relation(self, sql: str) -> duckdb.DuckDBPyRelation:
         """A lazy DuckDB relation for one read-only SELECT, for notebooks.
@@ -167,6 +165,9 @@ class QueryConnection(Closing):
     def _translate(self, exc: BaseException) -> HakiriError:
         ddb = import_duckdb()
         message = first_line(exc)
+        # pyarrow's ArrowMemoryError is a MemoryError too.
+        if isinstance(exc, MemoryError | ddb.OutOfMemoryException):
+            return memory_error(message)
         if isinstance(exc, ddb.PermissionException) or "Permission Error" in message:
             return QueryRefused(f"queries can only read the context store ({message})")
         if isinstance(exc, ddb.ParserException | ddb.SyntaxException):
@@ -220,44 +221,93 @@ class _Deadline:
                 self._con.interrupt()
 
 
-def _fetch(relation: duckdb.DuckDBPyRelation | None, limit: int | None) -> tuple[pa.Table, bool]:
-    """Stream the result, stopping after ``limit`` rows plus one (to know if there is more)."""
+def _fetch(
+    relation: duckdb.DuckDBPyRelation | None, limit: int | None, max_bytes: int | None
+) -> tuple[pa.Table, str | None]:
+    """Stream the result, stopping after ``limit`` rows plus one (to know if there is more)
+    or once ``max_bytes`` are held; say what cut it short, if anything."""
     import pyarrow as pa
 
     if relation is None:
-        return pa.table({}), False
+        return pa.table({}), None
     batch_size = 131_072 if limit is None else min(max(limit + 1, 2048), 131_072)
+    if max_bytes is not None:
+        batch_size = min(batch_size, 8192)  # a byte cap is checked a batch at a time
     reader = relation.to_arrow_reader(batch_size)
+    cut: str | None = None
     try:
-        if limit is None:
-            return reader.read_all(), False
+        if limit is None and max_bytes is None:
+            return reader.read_all(), None
         batches: list[pa.RecordBatch] = []
-        rows = 0
+        rows = held = 0
         for batch in reader:
+            if max_bytes is not None and held + batch.nbytes > max_bytes:
+                fitting = _rows_within(batch, max_bytes - held)
+                batches.append(batch.slice(0, fitting))
+                rows += fitting
+                cut = "bytes"
+                break
             batches.append(batch)
             rows += batch.num_rows
-            if rows > limit:
+            held += batch.nbytes
+            if limit is not None and rows > limit:
                 break
         table = pa.Table.from_batches(batches, schema=reader.schema)
     finally:
         reader.close()
-    return table.slice(0, limit), table.num_rows > limit
+    if limit is not None and table.num_rows > limit:
+        return table.slice(0, limit), "rows"
+    return table, cut
 
 
-def open_connection(catalog: Catalog, store_root: Path) -> QueryConnection:
-    """A locked-down DuckDB connection with a view per table of ``catalog``.
+def _rows_within(batch: pa.RecordBatch, budget: int) -> int:
+    """How many leading rows of ``batch`` fit in ``budget`` bytes (binary search)."""
+    low, high = 0, batch.num_rows
+    while low < high:
+        middle = (low + high + 1) // 2
+        if batch.slice(0, middle).nbytes <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
-    Reads the catalog only; needs the ``duckdb`` extra.
+
+def timeout_error(timeout: float | None) -> QueryTimeout:
+    return QueryTimeout(
+        f"query stopped after {timeout:g} s" if timeout is not None else "query stopped",
+        hint="narrow the query or raise the timeout "
+        "(--timeout; `timeout` over MCP/HTTP; [query] timeout in hakiri.toml)",
+    )
+
+
+def memory_error(detail: str | None = None) -> QueryMemoryExceeded:
+    why = f" ({detail})" if detail else ""
+    return QueryMemoryExceeded(
+        f"the query needed more memory than it may use{why}",
+        hint="aggregate or filter more in SQL, or raise [query] memory in hakiri.toml",
+    )
+
+
+def open_connection(
+    plan: StorePlan, *, memory_limit: int | None = None, threads: int | None = None
+) -> QueryConnection:
+    """A locked-down DuckDB connection with the views of ``plan``.
+
+    ``memory_limit`` (bytes) bounds DuckDB's own memory; needs the ``duckdb`` extra.
     """
     ddb = import_duckdb()
-    root = Path(store_root).resolve()
-    con: duckdb.DuckDBPyConnection = ddb.connect(":memory:", config=dict(_STARTUP))
+    config: dict[str, Any] = dict(STARTUP_SETTINGS)
+    if memory_limit is not None:
+        config["memory_limit"] = f"{max(memory_limit // (1 << 20), 16)}MiB"
+    if threads is not None:
+        config["threads"] = threads
+    con: duckdb.DuckDBPyConnection = ddb.connect(":memory:", config=config)
     try:
         try:
             con.execute("SET TimeZone = 'UTC'")
         except ddb.Error:
             pass  # a DuckDB built without ICU has no time zones to set
-        views = create_views(con, catalog, root)
+        views = create_views(con, plan)
         # Only the committed files may be opened — not the whole context/ directory, where
         # staged files of a running pipeline would be readable by path. Order matters: the
         # list can only be set while external access is still on, and nothing can change
@@ -265,14 +315,12 @@ def open_connection(catalog: Catalog, store_root: Path) -> QueryConnection:
         if views.paths:
             allowed = ", ".join(literal(path) for path in views.paths)
             con.execute(f"SET allowed_paths = [{allowed}]")
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
+        for statement in LOCK_STATEMENTS:
+            con.execute(statement)
         names = con.execute(
             "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY view_name"
         ).fetchall()
     except BaseException:
         con.close()
         raise
-    return QueryConnection(
-        con, store_root=root, tables=[str(name) for (name,) in names], problems=views.problems
-    )
+    return QueryConnection(con, tables=[str(name) for (name,) in names], problems=views.problems)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hakiri.context._views import plan_store
 from hakiri.context.catalog import catalog_scheme, open_catalog
 from hakiri.context.query import (
     DEFAULT_LIMIT,
@@ -129,9 +130,13 @@ class ContextStore(Closing):
         *,
         limit: int | None = DEFAULT_LIMIT,
         timeout: float | None = DEFAULT_TIMEOUT,
+        max_bytes: int | None = None,
     ) -> QueryResult:
-        """Run one read-only SELECT with a row limit and a timeout (None: no bound)."""
-        return self._query_connection().run_query(sql, limit=limit, timeout=timeout)
+        """Run one read-only SELECT with a row limit, a timeout and a byte cap (None: no
+        bound), in this process. For SQL you did not write, use ``hakiri.context.sandbox``."""
+        return self._query_connection().run_query(
+            sql, limit=limit, timeout=timeout, max_bytes=max_bytes
+        )
 
     def sql(self, sql: str) -> duckdb.DuckDBPyRelation:
         """A lazy DuckDB relation for one read-only SELECT (no limit, no timeout).
@@ -159,7 +164,7 @@ class ContextStore(Closing):
         if self._closed:
             raise StoreError(f"the context store at {self.root} is closed")
         if self._connection is None:
-            self._connection = open_connection(self.catalog, self.root)
+            self._connection = open_connection(plan_store(self.catalog, self.root))
         return self._connection
 
     # -- lifetime ---------------------------------------------------------------------------

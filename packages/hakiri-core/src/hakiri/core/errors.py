@@ -25,7 +25,10 @@ __all__ = [
     "PrimaryKeyMissing",
     "QueryError",
     "QueryRefused",
+    "QueryBusy",
+    "QueryMemoryExceeded",
     "QueryTimeout",
+    "QueryTooLong",
     "SchemaFrozen",
     "SchemaIncompatible",
     "SchemaRejected",
@@ -167,6 +170,25 @@ class QueryRefused(QueryError):
 
 class QueryTimeout(QueryError):
     code = "query_timeout"
+
+
+class QueryMemoryExceeded(QueryError):
+    """A query needed more memory than its bound (``[query] memory``); it was stopped."""
+
+    code = "query_memory"
+
+
+class QueryTooLong(QueryRefused):
+    """The SQL text is longer than ``[query] max_sql_length``; refused before parsing."""
+
+    code = "query_too_long"
+
+
+class QueryBusy(QueryError):
+    """Every query process is busy and the waiting queue is full; try again shortly."""
+
+    code = "query_busy"
+    retry_after = 1
 
 
 class TransformError(HakiriError):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hakiri.core._locate import locate_json_key, locate_toml_key
 from hakiri.core.errors import ManifestError, UnknownPipeline
+from hakiri.core.query_limits import QueryLimits
 from hakiri.core.records import SchemaPolicy, WriteDisposition
 
 __all__ = [
@@ -158,6 +159,10 @@ class Manifest(BaseModel):
 
     project: ProjectSpec
     pipelines: dict[str, PipelineSpec] = Field(default_factory=dict)
+    query: QueryLimits = Field(
+        default_factory=QueryLimits,
+        description="Bounds on every query run for a person or an agent (docs/query-safety.md).",
+    )
 
     @model_validator(mode="after")
     def _names_and_tables(self) -> Manifest:

@@ -30,11 +30,22 @@ _MAX_CELL = 60
 _JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]")
 
 
-def render(table: pa.Table, fmt: str, limit: int, *, truncated: bool = False) -> str:
-    """``table`` as ``fmt`` (table, json or csv); ``truncated`` says more rows existed."""
+def render(
+    table: pa.Table,
+    fmt: str,
+    limit: int,
+    *,
+    truncated: bool = False,
+    truncated_by: str | None = None,
+    max_bytes: int | None = None,
+) -> str:
+    """``table`` as ``fmt`` (table, json or csv); ``truncated`` says more rows existed, and
+    ``truncated_by`` what cut them: ``"rows"`` (``limit``) or ``"bytes"`` (``max_bytes``)."""
     columns, rows = _rows(table)
     if fmt == "json":
-        document = {"columns": columns, "rows": rows, "truncated": truncated}
+        document: dict[str, Any] = {"columns": columns, "rows": rows, "truncated": truncated}
+        if truncated:
+            document["truncated_by"] = truncated_by or "rows"
         return _json_safe(json.dumps(document, default=str, ensure_ascii=False)) + "\n"
     if fmt == "csv":
         out = io.StringIO()
@@ -42,7 +53,10 @@ def render(table: pa.Table, fmt: str, limit: int, *, truncated: bool = False) ->
         writer.writerow(columns)
         writer.writerows(["" if v is None else _text(v) for v in row] for row in rows)
         return out.getvalue()
-    return _table(table, columns, rows, limit, truncated)
+    cut = None
+    if truncated:
+        cut = f"at {max_bytes:,} bytes" if truncated_by == "bytes" else f"at {limit}"
+    return _table(table, columns, rows, cut)
 
 
 def _rows(table: pa.Table) -> tuple[list[str], list[list[Any]]]:
@@ -63,9 +77,7 @@ def _cell(value: Any) -> str:
     return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
 
 
-def _table(
-    table: pa.Table, columns: list[str], rows: list[list[Any]], limit: int, truncated: bool
-) -> str:
+def _table(table: pa.Table, columns: list[str], rows: list[list[Any]], cut: str | None) -> str:
     import pyarrow as pa
 
     numeric = [
@@ -90,8 +102,8 @@ def _table(
     )
     count = len(rows)
     footer = f"{count} row{'' if count == 1 else 's'}"
-    if truncated:
-        footer += f" (truncated at {limit})"
+    if cut is not None:
+        footer += f" (truncated {cut})"
     return "\n".join([*lines, footer]) + "\n"
 
 
