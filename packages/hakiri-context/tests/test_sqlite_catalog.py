@@ -230,3 +230,106 @@ def test_a_catalog_from_an_older_version_gains_new_columns_in_place(tmp_path: Pa
         assert [f.path for f in reopened.list_files("t")] == ["context/t/a.parquet"]
     finally:
         reopened.close()
+
+
+# -- read-only: nothing written, not even the WAL files -------------------------------------
+
+
+def _directory(path: Path) -> dict[str, str]:
+    """Names and contents of every file beside the catalog."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.parent.iterdir())
+    }
+
+
+def _older_catalog(path: Path) -> None:
+    """A catalog written before ``tables.schema_policy`` and the ``events`` table existed."""
+    catalog = SqliteCatalog(path)
+    catalog.create_run(run_record("r1"))
+    catalog.commit(commit_request("r1", table="t", files=(staged_file("context/t/a.parquet"),)))
+    catalog.close()
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE tables DROP COLUMN schema_policy")
+    con.execute("DROP TABLE events")
+    con.commit()
+    con.close()
+
+
+def test_a_read_only_catalog_reads_an_older_catalog_without_upgrading_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "catalog.db"
+    _older_catalog(path)
+    before = _directory(path)
+    catalog = open_catalog(f"sqlite:///{path}?mode=ro")
+    try:
+        table = catalog.get_table("t")
+        assert table is not None and str(table.schema_policy) == "evolve"
+        assert [f.path for f in catalog.list_files("t")] == ["context/t/a.parquet"]
+        assert catalog.list_events("t") == []
+        assert [r.run_id for r in catalog.list_runs()] == ["r1"]
+        with pytest.raises(CatalogError):
+            catalog.create_run(run_record("r2"))
+    finally:
+        catalog.close()
+    assert _directory(path) == before
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        columns = {row[1] for row in con.execute("PRAGMA table_info(tables)")}
+        assert "schema_policy" not in columns  # still the older schema
+    finally:
+        con.close()
+
+
+def test_a_read_only_catalog_leaves_no_wal_files(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    SqliteCatalog(path).close()
+    before = _directory(path)
+    assert set(before) == {"catalog.db"}
+    for _ in range(3):
+        catalog = SqliteCatalog(path, read_only=True)
+        assert catalog.list_tables() == []
+        catalog.close()
+        assert _directory(path) == before
+
+
+def test_a_read_only_close_leaves_a_running_writers_wal_alone(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    SqliteCatalog(path).close()
+    writer = SqliteCatalog(path)
+    try:
+        writer.create_run(run_record("r1"))
+        reader = SqliteCatalog(path, read_only=True)
+        assert [r.run_id for r in reader.list_runs()] == ["r1"]
+        reader.close()
+        # The writer still has the database open: its WAL must stay, and keep working.
+        assert {p.name for p in tmp_path.iterdir()} >= {"catalog.db-wal", "catalog.db-shm"}
+        writer.create_run(run_record("r2"))
+        assert {r.run_id for r in writer.list_runs()} == {"r1", "r2"}
+    finally:
+        writer.close()
+    assert {p.name for p in tmp_path.iterdir()} == {"catalog.db"}
+    again = SqliteCatalog(path, read_only=True)
+    try:
+        assert {r.run_id for r in again.list_runs()} == {"r1", "r2"}
+    finally:
+        again.close()
+
+
+def test_commits_made_while_a_reader_was_open_survive_its_cleanup(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    SqliteCatalog(path).close()
+    reader = SqliteCatalog(path, read_only=True)
+    assert reader.list_runs() == []
+    writer = SqliteCatalog(path)
+    writer.create_run(run_record("r1"))
+    writer.close()  # not the last connection: its commit stays in the WAL
+    assert [r.run_id for r in reader.list_runs()] == ["r1"]
+    reader.close()  # the last one: the WAL is checkpointed into the file, then removed
+    assert {p.name for p in tmp_path.iterdir()} == {"catalog.db"}
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        assert con.execute("select run_id from runs").fetchall() == [("r1",)]
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        con.close()

@@ -1,7 +1,8 @@
-"""Read-only views of a project for ``plan`` and ``pipeline list/describe``.
+"""Read-only views of a project for ``plan`` and ``pipeline list/describe`` (and the
+agent's read tools: ``run.tail``, ``run.trace``, ``pipeline.list/describe/dry_run``).
 
 Nothing here writes: a project that has never run has no catalog, and looking at it must
-not create one.
+not create one; an existing catalog is opened read-only, so looking never migrates it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,22 @@ __all__ = [
 
 
 def open_existing_catalog(project: Project) -> Catalog | None:
+    """The project's catalog opened read-only, or None when a local one does not exist yet.
+
+    Read-only means the SQLite catalog is opened with ``?mode=ro`` (the URL form of
+    ``hakiri.context.store.existing_catalog_url(..., read_only=True)``, which this package
+    may not import): nothing is written, not even an older catalog's schema upgrade, and
+    a write fails with ``CatalogError``.
+    """
     url = project.catalog_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    scheme, _, rest = url.partition("://")
+    if scheme.split("+", 1)[0].lower() != "sqlite":
+        return open_catalog(url)
+    path, _, query = rest.partition("?")
+    if not Path(path.removeprefix("/")).is_file():
         return None
+    if query != "mode=ro":
+        url = f"{scheme}://{path}?mode=ro"
     return open_catalog(url)
 
 

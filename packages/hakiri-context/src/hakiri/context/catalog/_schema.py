@@ -30,7 +30,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["JsonText", "UtcDateTime", "add_columns", "dumps", "metadata", "missing_columns"]
+__all__ = [
+    "JsonText",
+    "UtcDateTime",
+    "add_columns",
+    "dumps",
+    "metadata",
+    "missing_columns",
+    "sql_literal",
+]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -212,13 +220,13 @@ def add_columns(conn: Connection, columns: list[Column[Any]]) -> None:
         default = column.default
         if default is not None and default.is_scalar:
             value = default.arg  # type: ignore[attr-defined]
-            clause += f" NOT NULL DEFAULT {_sql_literal(value)}"
+            clause += f" NOT NULL DEFAULT {sql_literal(value)}"
         elif not column.nullable:
             raise ValueError(f"cannot add required column {column.table.name}.{column.name}")
         conn.exec_driver_sql(clause)
 
 
-def _sql_literal(value: Any) -> str:
+def sql_literal(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int | float):

@@ -9,17 +9,27 @@ Durability and concurrency settings, and why:
   failing half-way with ``SQLITE_BUSY`` on lock upgrade; ``busy_timeout`` lets the second
   wait up to 10 s.
 - foreign keys on: the schema's references are enforced, not decorative.
+
+A read-only catalog (``?mode=ro``: queries, ``pipeline list/describe``, ``plan``, the agent's
+read tools) writes nothing, not even to bring an older catalog's schema up to date: columns
+and tables an older Hakiri did not write are supplied by TEMP views on the connection, which
+live in memory. SQLite in WAL mode makes a ``mode=ro`` reader create ``catalog.db-wal`` and
+``-shm`` and cannot delete them when it closes; so when the reader created them, closing it
+opens one ``query_only`` connection that reads and closes, and SQLite's own last-connection
+logic checkpoints and removes them — only if no one else has the database open (a running
+writer keeps its files), and a checkpoint never changes what the catalog holds.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import URL, Connection, create_engine, event, inspect
+from sqlalchemy import URL, Column, Connection, Table, create_engine, event, inspect
 
-from hakiri.context.catalog._schema import add_columns, metadata, missing_columns
+from hakiri.context.catalog._schema import add_columns, metadata, missing_columns, sql_literal
 from hakiri.context.catalog._sql import SqlCatalog
 from hakiri.core.errors import CatalogError, ConfigError
 
@@ -28,6 +38,7 @@ __all__ = ["BUSY_TIMEOUT_MS", "SqliteCatalog", "open_sqlite_catalog", "parse_sql
 BUSY_TIMEOUT_MS = 10_000
 
 _IMMEDIATE = "hakiri_begin_immediate"
+_SIDECARS = ("-wal", "-shm")
 
 
 class SqliteCatalog(SqlCatalog):
@@ -41,9 +52,11 @@ class SqliteCatalog(SqlCatalog):
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self._sidecars_before: set[Path] = set()
         if read_only:
             if not self.path.is_file():
                 raise CatalogError(f"no catalog at {self.path}")
+            self._sidecars_before = _sidecars(self.path)
             url = URL.create(
                 "sqlite",
                 database="file:" + quote(str(self.path.resolve())),
@@ -76,9 +89,71 @@ class SqliteCatalog(SqlCatalog):
             with self._write() as conn:
                 add_columns(conn, missing)
 
+    def close(self) -> None:
+        super().close()
+        if self.read_only and _sidecars(self.path) - self._sidecars_before:
+            _remove_sidecars(self.path)
+
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
         return f"SqliteCatalog({str(self.path)!r}{mode})"
+
+
+def _sidecars(path: Path) -> set[Path]:
+    """The WAL files of the database at ``path`` that exist now."""
+    return {p for p in (path.with_name(path.name + s) for s in _SIDECARS) if p.exists()}
+
+
+def _remove_sidecars(path: Path) -> None:
+    """Let SQLite remove the WAL files a read-only connection left, if no one else has the
+    database open: the last connection to close checkpoints the WAL and deletes both."""
+    uri = "file:" + quote(str(path.resolve())) + "?mode=rw"
+    try:
+        con = sqlite3.connect(uri, uri=True, timeout=1.0)
+    except sqlite3.Error:
+        return  # gone, or not writable here: the files stay, which is harmless
+    try:
+        con.execute("PRAGMA query_only = ON")
+        # A connection only takes part in the WAL once it has read; then its close counts.
+        con.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except sqlite3.Error:
+        pass
+    finally:
+        con.close()
+
+
+def _older_schema_views(dbapi_connection: Any) -> None:
+    """On a read-only connection to a catalog an older Hakiri wrote, TEMP views (searched
+    before the file's own tables) add the columns and tables it lacks, with their defaults:
+    reading needs no upgrade, and the file stays as it is."""
+    cursor = dbapi_connection.cursor()
+    try:
+        for table in metadata.sorted_tables:
+            rows = cursor.execute(f'PRAGMA main.table_info("{table.name}")').fetchall()
+            present = {row[1] for row in rows}
+            if present and all(column.name in present for column in table.columns):
+                continue
+            cursor.execute("PRAGMA temp_store = MEMORY")
+            cursor.execute(f'CREATE TEMP VIEW "{table.name}" AS {_view_sql(table, present)}')
+    finally:
+        cursor.close()
+
+
+def _view_sql(table: Table, present: set[str]) -> str:
+    columns = ", ".join(
+        f'o."{c.name}"' if c.name in present else f'{_default_sql(c)} AS "{c.name}"'
+        for c in table.columns
+    )
+    if not present:  # the whole table is newer than the catalog: an empty one
+        return f"SELECT {columns} WHERE 0"
+    return f'SELECT {columns} FROM main."{table.name}" AS o'
+
+
+def _default_sql(column: Column[Any]) -> str:
+    default = column.default
+    if default is not None and default.is_scalar:
+        return sql_literal(default.arg)  # type: ignore[attr-defined]
+    return "NULL"
 
 
 def _pragmas(*, read_only: bool) -> Any:
@@ -95,6 +170,8 @@ def _pragmas(*, read_only: bool) -> Any:
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
+        if read_only:
+            _older_schema_views(dbapi_connection)
 
     return on_connect
 
