@@ -14,7 +14,7 @@ for a laptop; a project raises or lowers them in ``hakiri.toml``::
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator
 
 __all__ = ["QueryLimits"]
 
@@ -35,14 +35,12 @@ class QueryLimits(BaseModel):
     )
     memory: ByteSize = Field(
         default=ByteSize(1 << 30),
-        ge=128 * _MiB,
         description="The most memory (resident set) the process running one query may use: "
         "DuckDB gets half of it as its memory_limit, the kernel enforces the rest.",
     )
     max_rows: int = Field(default=1000, ge=1, description="Rows an answer holds at most.")
     max_answer_bytes: ByteSize = Field(
         default=ByteSize(16 * _MiB),
-        ge=1024,
         description="Bytes (as Arrow data) an answer holds at most; the rest is cut off "
         "and the answer says it was truncated.",
     )
@@ -64,6 +62,20 @@ class QueryLimits(BaseModel):
         description="Queries that may wait for a free query process; more are refused as "
         "busy (HTTP 503 with Retry-After).",
     )
+
+    @field_validator("memory")
+    @classmethod
+    def _enough_memory(cls, value: ByteSize) -> ByteSize:
+        if value < 128 * _MiB:
+            raise ValueError("must be at least 128MiB (DuckDB and Arrow alone take ~100 MiB)")
+        return value
+
+    @field_validator("max_answer_bytes")
+    @classmethod
+    def _some_bytes(cls, value: ByteSize) -> ByteSize:
+        if value < 1024:
+            raise ValueError("must be at least 1KiB")
+        return value
 
     def narrowed(
         self,
