@@ -321,7 +321,8 @@ def test_requests_that_do_not_match_the_document_are_422(daemon: DaemonProcess) 
     _error(daemon.get("/v1/runs?limit=0"), 422, "invalid_request")
     _error(daemon.get("/v1/pipelines/issues?runs=many"), 422, "invalid_request")
 
-    not_json = _error(_post_raw(daemon, "/v1/query", b'{"sql": "select 1"'), 422, "invalid_request")
+    # Not JSON at all is bad input (400); JSON that is not the body documented is 422.
+    not_json = _error(_post_raw(daemon, "/v1/query", b'{"sql": "select 1"'), 400, "invalid_json")
     assert not_json["message"].startswith("the request body is not JSON"), not_json
     _error(_post_raw(daemon, "/v1/query", b""), 422, "invalid_request")
     for body in ({"sql": ""}, {"sql": 5}, {"sql": "select 1", "limt": 5}, {"sql": "x", "limit": 0}):

@@ -94,6 +94,15 @@ def test_a_port_in_use_is_one_line_and_a_non_zero_exit(project: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in line, line
 
 
+@pytest.mark.parametrize("value", ["evil.example", "http://app.example/path", "*", "ftp://x"])
+def test_an_allow_origin_that_is_not_an_origin_is_refused(project: Path, value: str) -> None:
+    port = free_port()
+    result = _serve(project, "--port", str(port), "--allow-origin", value)
+    line = _one_error_line(result, "config_invalid")
+    assert line.startswith(f"error[config_invalid]: --allow-origin {value!r}"), line
+    assert not _listening(port)
+
+
 # -- a daemon with a token --------------------------------------------------------------------
 
 
@@ -157,3 +166,15 @@ def test_the_right_token_is_served_and_any_host_header_with_it(guarded: DaemonPr
     upper = {"Authorization": f"Bearer {_TOKEN.upper()}"}
     assert guarded.get("/v1/pipelines", headers=upper).status == 401
     assert guarded.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_foreign_origin_is_refused_even_with_the_token(guarded: DaemonProcess) -> None:
+    # The token is not a web page's to have, but the Origin check does not depend on it.
+    headers = {"Authorization": f"Bearer {_TOKEN}", "Origin": "http://evil.example"}
+    for method, path in _GUARDED:
+        answer = guarded.request(method, path, {"sql": "select 1"}, headers=headers)
+        assert answer.status == 403, (method, path, answer)
+        assert answer.json()["error"]["code"] == "origin_not_allowed", answer
+    # Behind a proxy the daemon's own origin is the one the Host header names.
+    own = {**headers, "Host": "hakiri.internal.example", "Origin": "http://hakiri.internal.example"}
+    assert guarded.get("/v1/pipelines", headers=own).status == 200

@@ -97,6 +97,28 @@ def mcp_command(project_dir: Path | None) -> None:
     help="On SIGTERM, seconds to wait for runs in flight.",
 )
 @click.option(
+    "--allow-origin",
+    "allow_origins",
+    multiple=True,
+    metavar="URL",
+    help="A web origin (scheme://host[:port]) whose pages may call the daemon from a "
+    "browser; repeatable. Every other origin but the daemon's own is refused (403).",
+)
+@click.option(
+    "--read-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a client has to send a request's headers, then again its body.",
+)
+@click.option(
+    "--max-body",
+    default=1 << 20,
+    show_default=True,
+    type=click.IntRange(1),
+    help="The largest request body in bytes (413 beyond).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -111,6 +133,9 @@ def serve_command(
     scheduler: bool,
     mcp_http: bool,
     drain_timeout: float,
+    allow_origins: tuple[str, ...],
+    read_timeout: float,
+    max_body: int,
     log_level: str,
     access_log: bool,
 ) -> None:
@@ -120,6 +145,7 @@ def serve_command(
     try:
         root = _project_root(project_dir)
         token = _token(token_file, host)
+        origins = _origins(allow_origins)
     except HakiriError as err:
         _fail(err)
 
@@ -143,6 +169,9 @@ def serve_command(
         scheduler=scheduler,
         mcp=mcp_http,
         drain_timeout=drain_timeout,
+        allow_origins=origins,
+        max_body=max_body,
+        read_timeout=read_timeout,
     )
     status = serve(config, sock, log_level=log_level, access_log=access_log)
     if status == 3:
@@ -150,6 +179,18 @@ def serve_command(
         # joins (a hung request: until its timeout). The next run resumes it, as after a crash.
         os._exit(status)
     sys.exit(status)
+
+
+def _origins(values: tuple[str, ...]) -> frozenset[str]:
+    from hakiri.agent.daemon.guard import origins
+
+    try:
+        return origins(values)
+    except ValueError as exc:
+        raise ConfigError(
+            f"--allow-origin {exc}",
+            hint="give an origin as a browser sends it, e.g. --allow-origin http://localhost:6274",
+        ) from None
 
 
 def _token(token_file: Path | None, host: str) -> str | None:

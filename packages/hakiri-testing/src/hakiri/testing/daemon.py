@@ -176,8 +176,11 @@ class DaemonProcess:
         headers: Mapping[str, str] | None = None,
         timeout: float = 60.0,
     ) -> HttpAnswer:
-        """One request; an HTTP error status is an answer, not an exception."""
+        """One request; an HTTP error status is an answer, not an exception. Anything but a
+        GET is sent as ``application/json``, as the daemon requires (an empty body if None)."""
         data = None if body is None else json.dumps(body).encode()
+        if data is None and method != "GET":
+            data = b""
         all_headers = {"Content-Type": "application/json"} if data is not None else {}
         if self.token is not None:
             all_headers["Authorization"] = f"Bearer {self.token}"

@@ -62,6 +62,10 @@ class _Hold:
     nth: int
     seen: int = 0
     held: threading.Event = field(default_factory=threading.Event)
+    every: bool = False
+    """Hold the ``nth`` request and every one after it."""
+    holding: int = 0
+    """How many responses are being held now."""
 
 
 class DemoApi(ThreadedHttpServer[LoggedRequest]):
@@ -111,6 +115,19 @@ class DemoApi(ThreadedHttpServer[LoggedRequest]):
         with self._lock:
             self._hold = _Hold(n)
             self._released.clear()
+
+    def hold_all(self) -> None:
+        """Block the response of every ``/issues`` request from now on until ``release()``
+        (or ``stop()``); ``holding`` tells how many are being held."""
+        with self._lock:
+            self._hold = _Hold(1, every=True)
+            self._released.clear()
+
+    @property
+    def holding(self) -> int:
+        """How many responses ``hold_page`` / ``hold_all`` are holding back now."""
+        with self._lock:
+            return self._hold.holding if self._hold is not None else 0
 
     def wait_held(self, timeout: float | None = None) -> bool:
         """Wait until the request chosen by ``hold_page`` is being held."""
@@ -167,12 +184,17 @@ class DemoApi(ThreadedHttpServer[LoggedRequest]):
             if hold is None:
                 return
             hold.seen += 1
-            if hold.seen != hold.nth:
+            if hold.seen != hold.nth and not (hold.every and hold.seen > hold.nth):
                 return
+            hold.holding += 1
         hold.held.set()
-        while not self._released.wait(0.05):
-            if self._stopping.is_set():
-                return
+        try:
+            while not self._released.wait(0.05):
+                if self._stopping.is_set():
+                    return
+        finally:
+            with self._lock:
+                hold.holding -= 1
 
 
 def _title_case(name: str) -> str:

@@ -1,14 +1,14 @@
 """The daemon's ASGI application: the JSON API, the event stream, OpenAPI, health and MCP.
 
-Requests pass a guard first: with a token, every path but ``/healthz`` needs
-``Authorization: Bearer <token>``; on loopback without a token, the ``Host`` header must name
-the loopback (so a web page cannot reach the API through DNS rebinding).
+Requests pass the guard first (``guard.py``): the loopback ``Host`` check, the ``Origin``
+check, the bearer token, ``application/json`` for requests that change something, and a
+bounded body. Handlers run on worker threads of their own limiter, and ``/healthz`` on
+another, so a daemon whose handlers are all busy still says it is up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import signal
 import threading
@@ -16,25 +16,33 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio.to_thread
+from anyio import CapacityLimiter
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from hakiri.agent.daemon.endpoints import ENDPOINTS, route
 from hakiri.agent.daemon.errors import error_response
 from hakiri.agent.daemon.events import run_events
+from hakiri.agent.daemon.guard import Guard, GuardRules
 from hakiri.agent.daemon.openapi import openapi_document
-from hakiri.agent.daemon.state import Daemon
+from hakiri.agent.daemon.state import Daemon, ServeConfig
 
-__all__ = ["LOOPBACK", "build_app"]
+__all__ = ["HANDLER_THREADS", "LOOPBACK", "build_app"]
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+HANDLER_THREADS = 32
+"""Worker threads the JSON handlers may hold at once (more requests wait their turn).
+Fewer than anyio's default pool of 40, which the event stream and MCP tools share."""
+_HEALTH_THREADS = 2
 
 
 def build_app(daemon: Daemon) -> ASGIApp:
@@ -43,8 +51,12 @@ def build_app(daemon: Daemon) -> ASGIApp:
     config = daemon.config
     document = openapi_document(version(), token=config.token is not None)
 
+    # Limiters of their own: /healthz answers even while every handler thread is busy.
+    handlers = CapacityLimiter(HANDLER_THREADS)
+    health_threads = CapacityLimiter(_HEALTH_THREADS)
+
     async def health(request: Request) -> Response:
-        return JSONResponse(await anyio.to_thread.run_sync(daemon.health))
+        return JSONResponse(await anyio.to_thread.run_sync(daemon.health, limiter=health_threads))
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
@@ -57,14 +69,22 @@ def build_app(daemon: Daemon) -> ASGIApp:
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/v1/runs/{run_id}/events", events, methods=["GET"]),
     ]
-    routes += [route(endpoint, daemon) for endpoint in ENDPOINTS]
+    routes += [route(endpoint, daemon, limiter=handlers) for endpoint in ENDPOINTS]
     mcp_server = None
     if config.mcp:
+        from mcp.server.transport_security import TransportSecuritySettings
+
         from hakiri.agent.server import build_server
 
         mcp_server = build_server(daemon.root)
         # The SDK's own app holds the /mcp route; its session manager runs in our lifespan.
-        mcp_app = mcp_server.streamable_http_app(streamable_http_path="/mcp", host=config.host)
+        mcp_app = mcp_server.streamable_http_app(
+            streamable_http_path="/mcp",
+            host=config.host,
+            # The guard checks Host and Origin (with the allow-list) and caps the body first,
+            # for every path alike; the SDK's own check would refuse the allowed origins.
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
         routes += list(mcp_app.routes)
 
     @asynccontextmanager
@@ -80,10 +100,40 @@ def build_app(daemon: Daemon) -> ASGIApp:
 
     app = Starlette(
         routes=routes,
+        middleware=_cors(config),
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
     )
-    return Guard(app, token=config.token, loopback=config.host in LOOPBACK)
+    rules = GuardRules(
+        token=config.token,
+        loopback=config.host in LOOPBACK,
+        allow_origins=config.allow_origins,
+        max_body=config.max_body,
+        read_timeout=config.read_timeout,
+    )
+    return Guard(app, rules)
+
+
+def _cors(config: ServeConfig) -> list[Middleware]:
+    """CORS answers for the allowed origins only (the guard refuses every other origin), so
+    a web app at one of them can call the API and /mcp from a browser."""
+    if not config.allow_origins:
+        return []
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=sorted(config.allow_origins),
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=[
+            "authorization",
+            "content-type",
+            "last-event-id",
+            "mcp-protocol-version",
+            "mcp-session-id",
+        ],
+        expose_headers=["mcp-protocol-version", "mcp-session-id"],
+        max_age=600,
+    )
+    return [cors]
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -102,48 +152,3 @@ def _on_sighup(daemon: Daemon) -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
     except (NotImplementedError, RuntimeError):  # not the main thread (tests), or Windows
         log.debug("SIGHUP reload not available here")
-
-
-class Guard:
-    """Bearer token and loopback Host checks in front of every HTTP route."""
-
-    def __init__(self, app: ASGIApp, *, token: str | None, loopback: bool) -> None:
-        self.app = app
-        self._token = token.encode() if token else None
-        self._loopback = loopback
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refusal = self._refuse(scope)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    def _refuse(self, scope: Scope) -> Response | None:
-        headers = {k.decode("latin-1"): v for k, v in scope["headers"]}
-        if self._loopback and self._token is None:
-            host = headers.get("host", b"127.0.0.1").decode("latin-1")
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if name not in _LOOPBACK_HOSTS:
-                return error_response(
-                    "host_not_allowed",
-                    f"Host {host!r} is not this machine's loopback",
-                    hint="call the daemon as http://127.0.0.1:<port>",
-                    status=403,
-                )
-        if self._token is None or scope["path"] == "/healthz":
-            return None
-        given = headers.get("authorization", b"")
-        scheme, _, credentials = given.strip().partition(b" ")
-        # The scheme is case-insensitive (RFC 9110 § 11.1); the token is compared in
-        # constant time.
-        if scheme.lower() != b"bearer" or not hmac.compare_digest(credentials.strip(), self._token):
-            return error_response(
-                "unauthorized",
-                "a bearer token is required" if not given else "wrong bearer token",
-                hint="send 'Authorization: Bearer <token>' (the token the daemon started with)",
-                status=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return None

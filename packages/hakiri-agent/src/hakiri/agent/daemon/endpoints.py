@@ -8,13 +8,13 @@ table, so what is documented is what is served.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
+from anyio import CapacityLimiter
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from hakiri.agent import ops
 from hakiri.agent.daemon import models
+from hakiri.agent.daemon.body import BadBody, parse_json
 from hakiri.agent.daemon.errors import error_response, hakiri_error_response
 from hakiri.agent.daemon.state import Daemon
 from hakiri.core.errors import HakiriError
@@ -49,19 +50,23 @@ class Endpoint:
     response: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
 
 
-def route(endpoint: Endpoint, daemon: Daemon) -> Route:
+def route(endpoint: Endpoint, daemon: Daemon, *, limiter: CapacityLimiter | None = None) -> Route:
+    """The route serving ``endpoint``; its handler runs on a thread of ``limiter`` (anyio's
+    default pool when None)."""
+
     async def serve(request: Request) -> Response:
         try:
             params = endpoint.params.model_validate(dict(request.query_params))
             body = None
-            if endpoint.body is not None:
-                body = endpoint.body.model_validate(json.loads(await request.body()))
-        except (ValidationError, ValueError) as err:
+            if endpoint.method != "GET":
+                # The guard has read the body already, within its size cap and deadline.
+                body = _body(endpoint, await request.body())
+        except (ValidationError, BadBody) as err:
             return _invalid(err)
         path = dict(request.path_params)
         try:
             status, payload = await anyio.to_thread.run_sync(
-                endpoint.handler, daemon, path, params, body
+                endpoint.handler, daemon, path, params, body, limiter=limiter
             )
         except HakiriError as err:
             return hakiri_error_response(err)
@@ -75,18 +80,36 @@ def route(endpoint: Endpoint, daemon: Daemon) -> Route:
     return Route(endpoint.path, serve, methods=[endpoint.method], name=endpoint.operation_id)
 
 
-def _invalid(err: ValidationError | ValueError) -> JSONResponse:
-    if isinstance(err, ValidationError):
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "request"
-        message = f"{where}: {first['msg']}"
-        if err.error_count() > 1:
-            message += f" (and {err.error_count() - 1} more)"
-    else:
-        message = f"the request body is not JSON: {err}"
-    return error_response(
-        "invalid_request", message, hint="see /openapi.json for the accepted input", status=422
-    )
+def _body(endpoint: Endpoint, raw: bytes) -> Any:
+    """The validated body; an endpoint that takes none accepts nothing or an object (ignored)."""
+    if not raw:
+        if endpoint.body is not None:
+            raise _WrongBody(f"this request needs a JSON body ({endpoint.body.__name__})")
+        return None
+    value = parse_json(raw)
+    if endpoint.body is not None:
+        return endpoint.body.model_validate(value)
+    if not isinstance(value, dict):
+        raise _WrongBody("the request body, if any, must be a JSON object (it is ignored)")
+    return None
+
+
+class _WrongBody(BadBody):
+    """A body that is JSON but not the one the endpoint takes (422, not 400)."""
+
+
+def _invalid(err: ValidationError | BadBody) -> JSONResponse:
+    hint = "see /openapi.json for the accepted input"
+    if isinstance(err, _WrongBody):
+        return error_response("invalid_request", str(err), hint=hint, status=422)
+    if isinstance(err, BadBody):
+        return error_response("invalid_json", str(err), hint="send one JSON object", status=400)
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "request"
+    message = f"{where}: {first['msg']}"
+    if err.error_count() > 1:
+        message += f" (and {err.error_count() - 1} more)"
+    return error_response("invalid_request", message, hint=hint, status=422)
 
 
 # -- handlers ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel
@@ -47,8 +48,12 @@ _EVENT_SCHEMA: dict[str, Any] = {
 _REASONS = {
     400: "Bad input (the error says which)",
     401: "Missing or wrong bearer token",
+    403: "Refused: a web page of another origin (or a Host that is not the loopback)",
     404: "No such pipeline, run, table or page (or no context store yet)",
     409: "Not now: the pipeline is running, or the run is not open",
+    408: "The request body did not arrive in time",
+    413: "The request body is too large",
+    415: "The request is not application/json",
     422: "The request does not match this document",
     502: "The pipeline's source failed",
 }
@@ -87,7 +92,7 @@ def openapi_document(version: str, *, token: bool) -> dict[str, Any]:
                     "description": "The event stream",
                     "content": {"text/event-stream": {"schema": _EVENT_SCHEMA}},
                 },
-                **_errors((404,), token=token),
+                **_errors((403, 404), token=token),
             },
         }
     }
@@ -121,14 +126,24 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any], *, token: bool) -> d
     parameters += _query_params(endpoint.params)
     if parameters:
         operation["parameters"] = parameters
+    statuses = (*endpoint.errors, 403)
     if endpoint.body is not None:
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": _model_ref(endpoint.body, schemas)}},
         }
+    elif endpoint.method != "GET":
+        # Still application/json, so that a web page cannot send it without a preflight.
+        operation["requestBody"] = {
+            "required": False,
+            "description": "Nothing to send: an empty body or {} (members are ignored).",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    if endpoint.method != "GET":
+        statuses += (400, 408, 413, 415, 422)
     operation["responses"] = {
         str(endpoint.ok_status): _json_response("OK", endpoint.response),
-        **_errors(endpoint.errors, token=token),
+        **_errors(statuses, token=token),
     }
     return operation
 
@@ -136,7 +151,10 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any], *, token: bool) -> d
 def _errors(statuses: tuple[int, ...], *, token: bool) -> dict[str, Any]:
     codes = set(statuses) | ({401} if token else set())
     ref = {"$ref": "#/components/schemas/Error"}
-    return {str(code): _json_response(_REASONS[code], ref) for code in sorted(codes)}
+    return {
+        str(code): _json_response(_REASONS.get(code) or HTTPStatus(code).phrase, ref)
+        for code in sorted(codes)
+    }
 
 
 def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:

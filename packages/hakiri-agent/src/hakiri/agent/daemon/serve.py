@@ -12,6 +12,7 @@ from types import FrameType
 import uvicorn
 
 from hakiri.agent.daemon.app import build_app
+from hakiri.agent.daemon.protocol import with_header_timeout
 from hakiri.agent.daemon.state import Daemon, ServeConfig
 
 __all__ = ["bind", "serve"]
@@ -61,6 +62,11 @@ def serve(
         log_level=log_level,
         access_log=access_log,
         lifespan="on",
+        # h11 (not httptools, even if installed): the header deadline is built on it.
+        http=with_header_timeout(config.read_timeout),
+        # An idle keep-alive connection is closed after this; headers are capped in size.
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
         # Keep-alive connections and streams get this long to finish after SIGTERM.
         timeout_graceful_shutdown=5,
         server_header=False,

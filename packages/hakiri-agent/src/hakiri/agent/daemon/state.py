@@ -30,6 +30,12 @@ class ServeConfig:
     scheduler: bool = True
     mcp: bool = True
     drain_timeout: float = 60.0
+    allow_origins: frozenset[str] = frozenset()
+    """Web origins (``scheme://host[:port]``) allowed to call besides the daemon's own."""
+    max_body: int = 1 << 20
+    """The largest request body, in bytes (413 beyond)."""
+    read_timeout: float = 10.0
+    """Seconds a client has to send a request's headers, then again its body."""
 
 
 class Daemon:
