@@ -74,7 +74,8 @@ def query_command(
     except HakiriError as err:
         click.echo(f"error[{err.code}]: {err.one_line()}", err=True)
         sys.exit(err.exit_code)
-    click.echo(output, nl=False)
+    # color=True: click would strip escape sequences from piped output, changing CSV data.
+    click.echo(output, nl=False, color=True)
 
 
 def _run(sql: str, project: Path | None, fmt: str, **overrides: float | None) -> str:
