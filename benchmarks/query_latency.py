@@ -11,21 +11,28 @@ one run:
   killed past its timeout), which keeps its views while the store is unchanged;
 - ``library``: an open ``ContextStore`` in this process (a notebook's own SQL), for scale.
 
+``--cli-runs`` (10) times ``hakiri query`` itself, a fresh process per query (start-up,
+manifest, catalog, query process, answer); with ``--baseline-tree DIR`` (a checkout of an
+older commit, e.g. ``git worktree add /tmp/old 32a5706``) the same command runs that
+checkout's code too (its ``packages/*/src`` first on ``PYTHONPATH``), side by side.
+
 Workloads: ``--points`` (1,000) point lookups ``where id = ?`` on random ids, and 10
 aggregations (group by, distinct counts, quantiles, a window). Each is checked against the
 ``library`` answer. Prints a markdown table (mean / p50 / p95 per query, and sandboxed ÷
 before) and one JSON line.
 
     uv run python benchmarks/query_latency.py
-    uv run python benchmarks/query_latency.py --rows 1000000 --points 1000
+    uv run python benchmarks/query_latency.py --baseline-tree /tmp/old
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -113,11 +120,32 @@ def _summary(latencies: list[float]) -> dict[str, float]:
     }
 
 
+def _cli(root: Path, runs: int, baseline: Path | None) -> dict[str, dict[str, float]]:
+    """Wall time of whole ``hakiri query`` commands, this tree's and the baseline's."""
+    command = [str(Path(sys.executable).with_name("hakiri")), "query", "-p", str(root)]
+    sql = "select * from big where id = 4242"
+    trees: dict[str, dict[str, str]] = {"sandboxed": dict(os.environ)}
+    if baseline is not None:
+        sources = os.pathsep.join(str(p) for p in sorted(baseline.glob("packages/*/src")))
+        trees = {"before": {**os.environ, "PYTHONPATH": sources}, **trees}
+    out: dict[str, dict[str, float]] = {}
+    for label, env in trees.items():
+        latencies = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run([*command, sql], env=env, check=True, capture_output=True)
+            latencies.append(time.perf_counter() - started)
+        out[label] = _summary(latencies)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--points", type=int, default=1000)
+    parser.add_argument("--cli-runs", type=int, default=10)
+    parser.add_argument("--baseline-tree", type=Path, default=None)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="hakiri-query-bench-") as tmp:
@@ -161,6 +189,7 @@ def main() -> int:
             results[name] = {label: _summary(lat) for label, (lat, _) in measured.items()}
         service.close()
         library_store.close()
+        cli = _cli(root, args.cli_runs, args.baseline_tree)
 
     print(f"\nQuery latency, {args.rows:,} rows in {args.files} files\n")
     print("| workload | path | mean | p50 | p95 | mean ÷ before |")
@@ -172,7 +201,14 @@ def main() -> int:
                 f"| {name} | {label} | {figures['mean_ms']:.1f} ms | {figures['p50_ms']:.1f} ms "
                 f"| {figures['p95_ms']:.1f} ms | {figures['mean_ms'] / base:.2f}× |"
             )
-    print(json.dumps({"rows": args.rows, "files": args.files, "results": results}))
+    for label, figures in cli.items():
+        print(
+            f"| `hakiri query` (one point query) | {label} | {figures['mean_ms']:.0f} ms "
+            f"| {figures['p50_ms']:.0f} ms | {figures['p95_ms']:.0f} ms "
+            f"| {figures['mean_ms'] / cli.get('before', figures)['mean_ms']:.2f}× |"
+        )
+    document = {"rows": args.rows, "files": args.files, "results": results, "cli": cli}
+    print(json.dumps(document))
     return 0
 
 

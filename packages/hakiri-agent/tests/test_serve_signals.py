@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from hakiri.agent import ops
+from hakiri.agent.queries import QueryService
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.daemon import DaemonProcess
 from hakiri.testing.demo_api import DemoApi
@@ -232,7 +233,8 @@ def test_drain_timeout_exits_3_and_the_next_run_resumes_without_loss(
     marked = ops.run_trace(project, run_id)["run"]
     assert marked["status"] == "partial_failure" and marked["rows"] == 40, marked
     assert marked["error"]["code"] == "interrupted", marked
-    counted = ops.context_query(
-        project, "select count(*), count(distinct id) from issues", limit=1, timeout=10
-    )
+    with QueryService(project) as queries:
+        counted = ops.context_query(
+            queries, "select count(*), count(distinct id) from issues", limit=1, timeout=10
+        )
     assert counted["rows"] == [[api.issue_count, api.issue_count]]

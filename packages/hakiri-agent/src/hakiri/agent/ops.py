@@ -16,6 +16,7 @@ from hakiri.core.errors import HakiriError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from hakiri.agent.queries import QueryService
     from hakiri.core.manifest import Project
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 MAX_LIMIT = 10_000
 """The most rows one query returns: more would swamp an agent's context."""
 MAX_TIMEOUT = 300.0
-"""The longest a query may run, in seconds."""
+"""The longest a call may ask a query to run, in seconds ([query] timeout may be shorter)."""
 
 
 class UnknownRun(HakiriError):
@@ -113,18 +114,12 @@ def context_tables(root: Path) -> dict[str, Any]:
         }
 
 
-def context_query(root: Path, sql: str, *, limit: int, timeout: float) -> dict[str, Any]:
-    """One read-only statement over the store (the DESIGN.md query rules apply)."""
-    from hakiri.context.store import open_store
-
-    with open_store(root) as store:
-        result = store.query(sql, limit=limit, timeout=timeout)
-        return {
-            **table_payload(result.table),
-            "row_count": result.num_rows,
-            "truncated": result.truncated,
-            "elapsed_seconds": round(result.elapsed, 3),
-        }
+def context_query(
+    queries: QueryService, sql: str, *, limit: int | None, timeout: float | None
+) -> dict[str, Any]:
+    """One read-only statement over the store, in the server's query processes
+    (docs/query-safety.md)."""
+    return queries.query(sql, limit=limit, timeout=timeout)
 
 
 def run_tail(root: Path, pipeline: str | None, *, limit: int) -> dict[str, Any]:

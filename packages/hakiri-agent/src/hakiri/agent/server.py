@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 
 from hakiri.agent.ops import version
+from hakiri.agent.queries import QueryService
 from hakiri.agent.tools import context, pipelines, runs, sources
 
 __all__ = ["TOOL_NAMES", "build_server"]
@@ -38,8 +40,12 @@ for `context.query` (read-only, DuckDB dialect, aggregate rather than fetch many
 (see `run.tail` and `run.trace`). Errors read `error[code]: message — hint`."""
 
 
-def build_server(project_root: Path) -> MCPServer:
-    """An MCP server whose tools act on the project at ``project_root``."""
+def build_server(project_root: Path, queries: QueryService | None = None) -> MCPServer:
+    """An MCP server whose tools act on the project at ``project_root``.
+
+    ``queries`` runs ``context.query`` (a daemon shares its own with ``/v1/query``); without
+    one the server gets its own, whose query processes end with this process.
+    """
     server: MCPServer = MCPServer(
         name="hakiri",
         title="Hakiri",
@@ -49,6 +55,10 @@ def build_server(project_root: Path) -> MCPServer:
         log_level="WARNING",
     )
     root = project_root.resolve()
-    for module in (sources, context, pipelines, runs):
+    if queries is None:
+        queries = QueryService(root)
+        atexit.register(queries.close)
+    context.register(server, root, queries)
+    for module in (sources, pipelines, runs):
         module.register(server, root)
     return server

@@ -76,7 +76,7 @@ def build_app(daemon: Daemon) -> ASGIApp:
 
         from hakiri.agent.server import build_server
 
-        mcp_server = build_server(daemon.root)
+        mcp_server = build_server(daemon.root, daemon.queries)
         # The SDK's own app holds the /mcp route; its session manager runs in our lifespan.
         mcp_app = mcp_server.streamable_http_app(
             streamable_http_path="/mcp",

@@ -162,7 +162,7 @@ def _run(daemon: Daemon, path: dict[str, str], _p: Any, _b: Any) -> tuple[int, A
 
 
 def _query(daemon: Daemon, _path: Any, _p: Any, body: models.QueryBody) -> tuple[int, Any]:
-    return 200, ops.context_query(daemon.root, body.sql, limit=body.limit, timeout=body.timeout)
+    return 200, ops.context_query(daemon.queries, body.sql, limit=body.limit, timeout=body.timeout)
 
 
 def _tables(daemon: Daemon, _path: Any, _p: Any, _b: Any) -> tuple[int, Any]:
@@ -236,10 +236,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "POST", "/v1/query", "query", "Query the context store (read-only SQL)",
-        "One SELECT or EXPLAIN (DuckDB dialect) over the context tables. Writes, ATTACH, "
-        "extensions and reads of files outside the store are refused; the query is "
-        "cancelled after `timeout` seconds.",
-        _query, "context", body=models.QueryBody, errors=(400, 404, 422),
+        "One SELECT or EXPLAIN (DuckDB dialect) over the context tables, run in a query "
+        "process that cannot write files. Writes, ATTACH, extensions and reads of files "
+        "outside the store are refused; the query is stopped after `timeout` seconds (at "
+        "most the project's [query] timeout) or past its memory bound, and the answer is "
+        "cut at [query] max_rows / max_answer_bytes (`truncated_by` says which). 413: the "
+        "SQL is longer than [query] max_sql_length; 503 (with Retry-After): every query "
+        "process is busy and the queue is full.",
+        _query, "context", body=models.QueryBody, errors=(400, 404, 413, 422, 503),
     ),
     Endpoint(
         "GET", "/v1/tables", "listTables", "List context tables",

@@ -23,6 +23,9 @@ _STATUS: dict[str, int] = {
     "store_error": 404,  # no context store yet: nothing has run
     # It exists, but its state does not allow this now.
     "pipeline_busy": 409,
+    # Every query process is busy and the queue is full: come back shortly (Retry-After).
+    "query_busy": 503,
+    "query_too_long": 413,
     "run_not_open": 409,
     "steps_missing": 409,
     "cursor_conflict": 409,
@@ -60,6 +63,10 @@ def error_response(
 
 
 def hakiri_error_response(err: HakiriError) -> JSONResponse:
+    retry_after = getattr(err, "retry_after", None)
     return error_response(
-        err.code, " ".join(err.message.split()), hint=err.hint and " ".join(err.hint.split())
+        err.code,
+        " ".join(err.message.split()),
+        hint=err.hint and " ".join(err.hint.split()),
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )

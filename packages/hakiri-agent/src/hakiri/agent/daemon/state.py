@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hakiri.agent.daemon.runs import RunManager
+from hakiri.agent.queries import QueryService
 from hakiri.core.clock import SystemClock
 from hakiri.core.errors import HakiriError
 from hakiri.core.manifest import Project, load_project
@@ -54,6 +55,8 @@ class Daemon:
         self.last_reload_error: str | None = None
         self.pipelines: list[str] = []
         """The pipelines of the manifest last loaded (kept while a reload fails)."""
+        self.queries = QueryService(self.root)
+        """The query processes behind ``/v1/query`` and MCP's ``context.query``."""
 
     # -- life ----------------------------------------------------------------------------
 
@@ -87,6 +90,7 @@ class Daemon:
         deadline = time.monotonic() + self.config.drain_timeout
         loop_ok = self.loop.stop(timeout=0.0 if not self.config.scheduler else 5.0)
         runs_ok = self.runs.drain(max(0.0, deadline - time.monotonic()))
+        self.queries.close()
         if not runs_ok:
             log.warning(
                 "runs still in flight after %gs; the next run of each resumes it",
@@ -113,6 +117,7 @@ class Daemon:
             "running": sorted(self.scheduler.running()),
             "reloads": self.reloads,
             "reload_error": self.last_reload_error,
+            "query_sandbox": self.queries.sandbox,
         }
 
 

@@ -12,12 +12,13 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from hakiri.agent.ops import MAX_LIMIT, MAX_TIMEOUT, context_query, context_tables
+from hakiri.agent.queries import QueryService
 from hakiri.agent.tools._common import READ_ONLY, tool_errors
 
 __all__ = ["register"]
 
 
-def register(server: MCPServer, root: Path) -> None:
+def register(server: MCPServer, root: Path, queries: QueryService) -> None:
     """Add the context-store tools for the project at ``root``."""
     from hakiri.context.store import open_store
 
@@ -64,10 +65,16 @@ def register(server: MCPServer, root: Path) -> None:
             int, Field(ge=1, le=MAX_LIMIT, description="Return at most this many rows.")
         ] = 100,
         timeout: Annotated[
-            float, Field(gt=0, le=MAX_TIMEOUT, description="Cancel the query after seconds.")
+            float,
+            Field(
+                gt=0,
+                le=MAX_TIMEOUT,
+                description="Stop the query after this many seconds (at most the project's "
+                "[query] timeout).",
+            ),
         ] = 30.0,
     ) -> dict[str, Any]:
-        return context_query(root, sql, limit=limit, timeout=timeout)
+        return context_query(queries, sql, limit=limit, timeout=timeout)
 
     server.add_tool(
         query,
@@ -76,9 +83,11 @@ def register(server: MCPServer, root: Path) -> None:
         description=(
             "Run one read-only SQL statement (SELECT or EXPLAIN, DuckDB dialect) over the "
             "context tables; each table is a view of its committed files. Returns {columns, "
-            "rows, row_count, truncated}; `truncated` is true when more than `limit` rows "
-            "existed — aggregate in SQL instead of raising the limit. Writes, ATTACH, "
-            "extensions and file reads are refused."
+            "rows, row_count, truncated, truncated_by}; `truncated` is true when more than "
+            "`limit` rows existed or the answer reached the project's byte cap "
+            "(`truncated_by` says which) — aggregate in SQL instead of raising the limit. "
+            "Writes, ATTACH, extensions and file reads are refused; time, memory and SQL "
+            "length are bounded."
         ),
         annotations=READ_ONLY,
     )
