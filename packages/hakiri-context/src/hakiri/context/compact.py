@@ -213,12 +213,36 @@ class _Compactor:
         from hakiri.core.schema import Schema
 
         relative = f"{CONTEXT_DIR}/{self.record.name}/{run_id}-{seq:06d}.parquet"
+        data = self._conform(data)
         info = write_parquet(data, self.store_root / relative)
         self.staged.append(
             StagedFile(
                 relative, info.rows, info.bytes, info.checksum, Schema.from_arrow(data.schema)
             )
         )
+
+    def _conform(self, data: pa.Table) -> pa.Table:
+        """``data`` with the table's own column types and order.
+
+        DuckDB hands back equal values in its own spelling of some types (a list's item is
+        named ``l``, not ``item``); written as they come, every compaction would record a
+        new schema version — even under ``freeze``. Columns the latest version does not
+        know (a union of older versions) keep DuckDB's type.
+        """
+        import pyarrow as pa
+
+        versions = self.catalog.schema_versions(self.record.name)
+        if not versions:
+            return data
+        target = versions[-1].schema.to_arrow()
+        known = {field.name: field for field in target}
+        ordered = [name for name in target.names if name in data.column_names]
+        ordered += [name for name in data.column_names if name not in known]
+        fields = [known.get(name, data.schema.field(name)) for name in ordered]
+        columns = [
+            data.column(name).cast(field.type) for name, field in zip(ordered, fields, strict=True)
+        ]
+        return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=target.metadata))
 
     def _abandon(self, run_id: str, exc: BaseException) -> None:
         for staged in self.staged:
