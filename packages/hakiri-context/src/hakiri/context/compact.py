@@ -242,7 +242,10 @@ class _Compactor:
         columns = [
             data.column(name).cast(field.type) for name, field in zip(ordered, fields, strict=True)
         ]
-        return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=target.metadata))
+        schema = pa.schema(fields)
+        if target.metadata:
+            schema = schema.with_metadata(target.metadata)
+        return pa.Table.from_arrays(columns, schema=schema)
 
     def _abandon(self, run_id: str, exc: BaseException) -> None:
         for staged in self.staged:

@@ -6,6 +6,7 @@ person can act on. The CLI prints ``error[code]: message`` on one line and exits
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hakiri.core.terminal import printable
@@ -37,11 +38,14 @@ __all__ = [
     "SourceHttpError",
     "SourceUnreachable",
     "StoreError",
+    "StoreFull",
+    "StoreUnwritable",
     "TransformError",
     "TransformRefused",
     "UnknownConnector",
     "UnknownPipeline",
     "UnknownTable",
+    "store_os_error",
 ]
 
 
@@ -155,6 +159,40 @@ class PipelineBusy(HakiriError):
 
 class StoreError(HakiriError):
     code = "store_error"
+
+
+class StoreFull(StoreError):
+    """The disk (or quota) that holds the store has no room left; nothing was published."""
+
+    code = "store_full"
+
+
+class StoreUnwritable(StoreError):
+    """The store's files or directories cannot be written (permissions, read-only mount)."""
+
+    code = "store_unwritable"
+
+
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_NO_WRITE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def store_os_error(exc: OSError, doing: str) -> StoreError:
+    """What a filesystem error while ``doing`` something to the store means, in one line."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in _NO_SPACE:
+        return StoreFull(
+            f"no space left while {doing}{where}",
+            hint="free space on the store's disk (or raise the quota), then run again: the "
+            "run resumes where it stopped",
+        )
+    if exc.errno in _NO_WRITE:
+        return StoreUnwritable(
+            f"cannot write the store while {doing}{where}: {reason}",
+            hint="make the store directory writable for this user, then run again",
+        )
+    return StoreError(f"{doing} failed{where}: {reason}", hint="check the store's disk")
 
 
 class QueryError(HakiriError):

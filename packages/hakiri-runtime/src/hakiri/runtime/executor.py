@@ -20,7 +20,7 @@ from typing import Any
 
 from hakiri.core.clock import SystemClock
 from hakiri.core.cursor import CursorKind
-from hakiri.core.errors import HakiriError
+from hakiri.core.errors import store_os_error
 from hakiri.core.failpoints import failpoint
 from hakiri.core.lock import PipelineLock
 from hakiri.core.manifest import PipelineSpec, Project
@@ -40,6 +40,7 @@ from hakiri.runtime.cursor_state import CursorState
 from hakiri.runtime.host import LocalHost
 from hakiri.runtime.pipeline import resolve_pipeline
 from hakiri.runtime.prefetch import PageReader
+from hakiri.runtime.recovery import failure_of, last_words, settle_interrupted
 from hakiri.runtime.schema_gate import SchemaGate
 from hakiri.runtime.secrets import EnvSecretResolver
 from hakiri.runtime.transforms import pipeline_transforms
@@ -120,7 +121,7 @@ def run_pipeline(
     transforms = pipeline_transforms(resolved.spec)
     store_root = project.store_root
     try:
-        with PipelineLock(store_root, name):
+        with PipelineLock(store_root, name) as lock:
             catalog = open_catalog(project.catalog_url)
             host = LocalHost(project.root, store_root, secrets, clock, catalog)
             source: Source = resolved.source.create(resolved.source_options, host)
@@ -129,7 +130,7 @@ def run_pipeline(
             )
             try:
                 run = RunExecutor(
-                    resolved.spec, catalog, source, destination, clock, trigger, transforms
+                    resolved.spec, catalog, source, destination, clock, trigger, transforms, lock
                 )
                 run.planned_run_id = run_id
                 return run.execute(on_page)
@@ -189,8 +190,12 @@ class RunExecutor:
         clock: Clock,
         trigger: str = "manual",
         transforms: Sequence[Transform] = (),
+        lock: PipelineLock | None = None,
     ) -> None:
         self.spec = spec
+        self.lock = lock
+        """The pipeline's lock, held by the caller: where a failure that cannot be recorded
+        in the catalog is left for the next run."""
         self.catalog = catalog
         self.source = source
         self.destination = destination
@@ -221,8 +226,16 @@ class RunExecutor:
         Safe because we hold the pipeline lock: no other run of this pipeline is alive.
         """
         now = self.clock.now()
+        reason = "the process running it stopped"
         self.summary.interrupted_runs = self.catalog.interrupt_running(
-            self.spec.name, finished_at=now, reason="the process running it stopped"
+            self.spec.name, finished_at=now, reason=reason
+        )
+        settle_interrupted(
+            self.catalog,
+            self.summary.interrupted_runs,
+            lock=self.lock,
+            finished_at=now,
+            reason=reason,
         )
         self.summary.removed_files = self.destination.prepare(self.spec.table, live_runs=set())
 
@@ -240,6 +253,12 @@ class RunExecutor:
         try:
             sweep = self._pull_all(queue, kind, state, on_page)
             self._flush(kind, CursorState(position=sweep, sweep=sweep), finalize=True)
+        except OSError as exc:
+            # The store's disk is full or cannot be written: one typed line, not a traceback.
+            self.summary.elapsed = time.perf_counter() - started
+            error = store_os_error(exc, f"writing table {self.spec.table!r}")
+            self._fail(error)
+            raise error from exc
         except BaseException as exc:
             self.summary.elapsed = time.perf_counter() - started
             self._fail(exc)
@@ -356,12 +375,7 @@ class RunExecutor:
         if self.run_id is None:
             return
         status = RunStatus.PARTIAL_FAILURE if self.summary.commits else RunStatus.FAILED
-        if isinstance(exc, HakiriError):
-            code, message = exc.code, exc.one_line()
-        elif isinstance(exc, KeyboardInterrupt):
-            code, message = "interrupted", "interrupted by the user"
-        else:
-            code, message = "internal_error", f"{type(exc).__name__}: {exc}"
+        code, message = failure_of(exc)
         self.summary.status = status
         self.summary.error = {"code": code, "message": message}
         try:
@@ -373,4 +387,6 @@ class RunExecutor:
                 error_message=message,
             )
         except Exception:  # noqa: BLE001 - the original error matters more than this one
-            pass
+            # The catalog cannot take it (the same full disk, say): the next run records it.
+            if self.lock is not None:
+                self.lock.leave_note(last_words(self.run_id, status, code, message))

@@ -1,0 +1,70 @@
+"""How a run that died gets its honest ending, recorded by the next operation on its pipeline.
+
+The catalog marks every run still ``running`` when the pipeline's lock is free as
+interrupted (``interrupt_running``). Two things it cannot know are settled here:
+
+- a run that committed nothing is ``failed``, not ``partial_failure`` (that status promises
+  some of its rows are in the store);
+- a run that failed but could not record why (its disk was full, its store read-only) left
+  its last words in the pipeline's lock file: they become the run's error, in place of
+  "the process running it stopped".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from hakiri.core.errors import HakiriError
+from hakiri.core.lock import PipelineLock
+from hakiri.core.ports import Catalog
+from hakiri.core.records import RunStatus
+
+__all__ = ["INTERRUPTED", "failure_of", "last_words", "settle_interrupted"]
+
+INTERRUPTED = "interrupted"
+
+
+def failure_of(exc: BaseException) -> tuple[str, str]:
+    """``(code, one line)`` of what ended a run."""
+    if isinstance(exc, HakiriError):
+        return exc.code, exc.one_line()
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED, "interrupted by the user"
+    return "internal_error", f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def last_words(run_id: str, status: RunStatus, code: str, message: str) -> dict[str, Any]:
+    return {"run_id": run_id, "status": status.value, "code": code, "message": message}
+
+
+def settle_interrupted(
+    catalog: Catalog,
+    run_ids: Iterable[str],
+    *,
+    lock: PipelineLock | None,
+    finished_at: datetime,
+    reason: str,
+) -> None:
+    """Correct the status and cause of the runs ``interrupt_running`` just closed."""
+    note = lock.last_words if lock is not None else None
+    for run_id in run_ids:
+        if note is not None and note.get("run_id") == run_id:
+            catalog.finish_run(
+                run_id,
+                RunStatus(note.get("status", RunStatus.FAILED.value)),
+                finished_at=finished_at,
+                error_code=str(note.get("code", INTERRUPTED)),
+                error_message=str(note.get("message", reason)),
+            )
+        elif not any(step.kind == "commit" for step in catalog.list_steps(run_id)):
+            catalog.finish_run(
+                run_id,
+                RunStatus.FAILED,
+                finished_at=finished_at,
+                error_code=INTERRUPTED,
+                error_message=reason,
+            )
+    if lock is not None and note is not None:
+        lock.clear_note()
