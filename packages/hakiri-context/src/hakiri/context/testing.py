@@ -9,7 +9,7 @@ Use it by subclassing and providing a ``catalog`` fixture::
             yield catalog
             catalog.close()
 
-The builders below (``run_record``, ``staged_file``, ``commit_request``) and
+The builders below (``run_record``, ``staged_file``, ``commit_request``, ``worker_lease``) and
 ``StoreBuilder`` (a real store on disk to publish tables into) are public so other members'
 tests can make catalog records and stores the same way. Importing this module needs pytest
 and pyarrow.
@@ -26,12 +26,14 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from hakiri.core.clock import utc_now
 from hakiri.core.cursor import CursorKind, JsonValue
-from hakiri.core.errors import CatalogError, CursorConflict
+from hakiri.core.errors import CatalogError, CursorConflict, LeaseLost
 from hakiri.core.ports import Catalog
 from hakiri.core.records import (
     SCHEMA_DECISION,
     CommitRequest,
+    Lease,
     RunRecord,
     RunStatus,
     SchemaAction,
@@ -52,6 +54,7 @@ __all__ = [
     "schema_of",
     "staged_file",
     "widened",
+    "worker_lease",
 ]
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -111,6 +114,7 @@ def commit_request(
     at: datetime = T0,
     schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE,
     schema_changes: tuple[SchemaChange, ...] = (),
+    lease: Lease | None = None,
 ) -> CommitRequest:
     step_key = key or f"commit:{expected_version}"
     payload: dict[str, Any] = {"files": [f.path for f in files]}
@@ -129,7 +133,21 @@ def commit_request(
         primary_key=primary_key,
         schema_policy=schema_policy,
         schema_changes=schema_changes,
+        lease=lease,
     )
+
+
+def worker_lease(
+    token: int,
+    *,
+    holder: str = "w1",
+    pipeline: str = "issues",
+    shard: str | None = None,
+    ttl: timedelta = timedelta(hours=1),
+) -> Lease:
+    """A lease that expires ``ttl`` from now by the wall clock (a catalog's default clock);
+    a negative ``ttl`` makes one that has expired."""
+    return Lease(pipeline, holder, token, utc_now() + ttl, shard=shard)
 
 
 def widened(column: str = "score", *, rows: int = 2) -> SchemaChange:
@@ -703,6 +721,135 @@ class CatalogConformance:
             catalog.record_event("issues", "note", {"x": float("nan")}, run_id=run, at=T0)
         with pytest.raises(ValueError, match="timezone-aware"):
             catalog.record_event("issues", "note", {}, run_id=run, at=datetime(2026, 3, 1))
+        assert _snapshot(catalog, run) == before
+
+    # -- fencing ----------------------------------------------------------------------------
+
+    def test_no_lease_is_needed_where_none_was_ever_used(self, catalog: Catalog, run: str) -> None:
+        other = worker_lease(3, pipeline="other")
+        catalog.commit(commit_request(run, pipeline="other", table="other", lease=other))
+        # Another pipeline's fence does not fence this one.
+        catalog.commit(commit_request(run, files=(staged_file("context/issues/a.parquet"),)))
+        catalog.commit(commit_request(run, expected_version=1))
+        cursor = catalog.get_cursor("issues")
+        assert cursor is not None and cursor.version == 2
+
+    def test_a_newer_token_is_accepted_and_becomes_the_newest(
+        self, catalog: Catalog, run: str
+    ) -> None:
+        a, b = staged_file("context/issues/a.parquet"), staged_file("context/issues/b.parquet")
+        catalog.commit(commit_request(run, files=(a,), lease=worker_lease(1, holder="w1")))
+        newer = worker_lease(2, holder="w2")
+        catalog.commit(commit_request(run, files=(b,), expected_version=1, lease=newer))
+        assert [f.path for f in catalog.list_files("issues")] == [a.path, b.path]
+        with pytest.raises(LeaseLost):
+            catalog.commit(commit_request(run, expected_version=2, lease=worker_lease(1)))
+        cursor = catalog.get_cursor("issues")
+        assert cursor is not None and cursor.version == 2
+
+    def test_a_stale_token_is_refused_and_writes_nothing(self, catalog: Catalog, run: str) -> None:
+        first = staged_file("context/issues/a.parquet")
+        newest = worker_lease(5, holder="w2")
+        catalog.commit(commit_request(run, files=(first,), cursor_value=1, lease=newest))
+        before = _snapshot(catalog, run)
+        stale = commit_request(
+            run,
+            files=(staged_file("context/issues/b.parquet", schema=schema_of(x=pa.int8())),),
+            expected_version=1,
+            key="commit:stale",
+            cursor_value=2,
+            schema_changes=(widened(),),
+            lease=worker_lease(4, holder="w1"),
+        )
+        with pytest.raises(LeaseLost) as info:
+            catalog.commit(stale)
+        error = info.value
+        assert error.code == "lease_lost"
+        assert "'issues'" in error.message
+        assert "token 4" in error.message and "token 5" in error.message
+        assert "another worker" in (error.hint or "") and "stop" in (error.hint or "")
+        assert _snapshot(catalog, run) == before
+        assert [f.path for f in catalog.list_files("issues")] == [first.path]
+        cursor = catalog.get_cursor("issues")
+        assert cursor is not None and (cursor.version, cursor.value) == (1, 1)
+
+    def test_the_same_lease_commits_again(self, catalog: Catalog, run: str) -> None:
+        held = worker_lease(7, holder="w1")
+        catalog.commit(commit_request(run, lease=held))
+        catalog.commit(commit_request(run, expected_version=1, lease=held))
+        renewed = replace(held, expires_at=held.expires_at + timedelta(hours=1))
+        catalog.commit(commit_request(run, expected_version=2, lease=renewed))
+        cursor = catalog.get_cursor("issues")
+        assert cursor is not None and cursor.version == 3
+        # One token has one holder: the same token from someone else is not that lease.
+        before = _snapshot(catalog, run)
+        with pytest.raises(LeaseLost):
+            catalog.commit(
+                commit_request(run, expected_version=3, lease=worker_lease(7, holder="w9"))
+            )
+        assert _snapshot(catalog, run) == before
+
+    def test_a_commit_without_a_lease_is_refused_once_leases_are_in_use(
+        self, catalog: Catalog, run: str
+    ) -> None:
+        catalog.commit(commit_request(run, lease=worker_lease(2, holder="w2")))
+        before = _snapshot(catalog, run)
+        unleased = commit_request(
+            run, files=(staged_file("context/issues/a.parquet"),), expected_version=1
+        )
+        with pytest.raises(LeaseLost) as info:
+            catalog.commit(unleased)
+        assert "carries none" in info.value.message and "token 2" in info.value.message
+        assert _snapshot(catalog, run) == before
+
+    def test_an_expired_lease_is_refused(self, catalog: Catalog, run: str) -> None:
+        before = _snapshot(catalog, run)
+        expired = worker_lease(1, ttl=-timedelta(minutes=1))
+        request = commit_request(run, files=(staged_file("context/issues/a.parquet"),))
+        with pytest.raises(LeaseLost) as info:
+            catalog.commit(replace(request, lease=expired))
+        assert "expired" in info.value.message and "stop" in (info.value.hint or "")
+        assert _snapshot(catalog, run) == before
+        # Its token was not recorded either: the pipeline is as unfenced as before.
+        catalog.commit(request)
+        assert [f.path for f in catalog.list_files("issues")] == ["context/issues/a.parquet"]
+
+    def test_shards_are_fenced_independently(self, catalog: Catalog, run: str) -> None:
+        catalog.commit(commit_request(run, lease=worker_lease(5, shard="a", holder="wa")))
+        catalog.commit(
+            commit_request(run, expected_version=1, lease=worker_lease(1, shard="b", holder="wb"))
+        )
+        before = _snapshot(catalog, run)
+        with pytest.raises(LeaseLost) as info:
+            catalog.commit(
+                commit_request(run, expected_version=2, lease=worker_lease(4, shard="a"))
+            )
+        assert "shard 'a'" in info.value.message
+        assert _snapshot(catalog, run) == before
+        catalog.commit(
+            commit_request(run, expected_version=2, lease=worker_lease(2, shard="b", holder="wb"))
+        )
+        # A lease on the whole pipeline is a key of its own.
+        catalog.commit(commit_request(run, expected_version=3, lease=worker_lease(1)))
+        cursor = catalog.get_cursor("issues")
+        assert cursor is not None and cursor.version == 4
+        with pytest.raises(LeaseLost) as unleased:
+            catalog.commit(commit_request(run, expected_version=4))
+        assert "token 5" in unleased.value.message
+
+    def test_a_stale_lease_is_refused_before_the_cursor_is_compared(
+        self, catalog: Catalog, run: str
+    ) -> None:
+        catalog.commit(commit_request(run, lease=worker_lease(2, holder="w2")))
+        # Stale and behind the cursor: the worker must stop, not retry after a conflict.
+        with pytest.raises(LeaseLost):
+            catalog.commit(commit_request(run, expected_version=0, lease=worker_lease(1)))
+
+    def test_a_lease_on_another_pipeline_is_refused(self, catalog: Catalog, run: str) -> None:
+        before = _snapshot(catalog, run)
+        with pytest.raises(CatalogError) as info:
+            catalog.commit(commit_request(run, lease=worker_lease(1, pipeline="other")))
+        assert not isinstance(info.value, LeaseLost)
         assert _snapshot(catalog, run) == before
 
     # -- time -------------------------------------------------------------------------------

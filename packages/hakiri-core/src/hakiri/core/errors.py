@@ -20,6 +20,7 @@ __all__ = [
     "ConfigError",
     "CursorConflict",
     "HakiriError",
+    "LeaseLost",
     "ManifestError",
     "MissingDependency",
     "PipelineBusy",
@@ -151,6 +152,14 @@ class CursorConflict(CatalogError):
     """Compare-and-set on a cursor failed: someone else committed first."""
 
     code = "cursor_conflict"
+
+
+class LeaseLost(HakiriError):
+    """A commit carried a lease that is no longer the newest for its pipeline/shard (or has
+    expired, or carried none where leases are in use): another worker took over and this
+    one must stop. Nothing of the commit was written."""
+
+    code = "lease_lost"
 
 
 class PipelineBusy(HakiriError):

@@ -1,4 +1,5 @@
-"""The ports: what the runtime needs from sources, destinations, catalogs, clocks, secrets.
+"""The ports: what the runtime needs from sources, destinations, catalogs, clocks, secrets,
+leases.
 
 Implementations live in other members and are found through entry points
 (``hakiri.connectors``, ``hakiri.catalogs``); nothing here imports them.
@@ -7,7 +8,7 @@ Implementations live in other members and are found through entry points
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -17,6 +18,7 @@ from hakiri.core.records import (
     CommitRequest,
     CommitResult,
     FileRecord,
+    Lease,
     Page,
     PageData,
     Plan,
@@ -39,6 +41,7 @@ __all__ = [
     "ConnectorFactory",
     "Destination",
     "Host",
+    "Leases",
     "SecretResolver",
     "Source",
     "Transform",
@@ -142,11 +145,16 @@ class Catalog(Protocol):
     def list_steps(self, run_id: str) -> list[StepRecord]: ...
 
     def commit(self, request: CommitRequest) -> CommitResult:
-        """Atomically: compare-and-set the cursor on ``expected_version``, publish the files,
-        record a new schema version if the files' schema is new, record each of
-        ``schema_changes`` as a ``schema_decision`` event, record the step, add to the run's
-        counters and keep the table's ``schema_policy``. Raises ``CursorConflict`` and
-        changes nothing if the version moved."""
+        """Atomically: check the request's lease (fencing), compare-and-set the cursor on
+        ``expected_version``, publish the files, record a new schema version if the files'
+        schema is new, record each of ``schema_changes`` as a ``schema_decision`` event,
+        record the step, add to the run's counters and keep the table's ``schema_policy``.
+        Raises ``CursorConflict`` and changes nothing if the version moved.
+
+        Fencing: a commit with a ``lease`` records its token as the newest seen for the
+        lease's (pipeline, shard); one whose token is older than the newest seen, whose lease
+        has expired by the catalog's clock, or that carries no lease although the pipeline
+        has been committed under one, raises ``LeaseLost`` and changes nothing."""
         ...
 
     def list_tables(self) -> list[TableRecord]: ...
@@ -182,6 +190,27 @@ class Catalog(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Leases(Protocol):
+    """Who grants leases (the coordinator, a bucket): one holder per (pipeline, shard) at a
+    time, each grant with a fencing token larger than every earlier grant of that key. The
+    catalog checks the tokens (``Catalog.commit``); this port only hands them out."""
+
+    def acquire(
+        self, pipeline: str, *, holder: str, ttl: timedelta, shard: str | None = None
+    ) -> Lease | None:
+        """A new lease for ``holder``, or None while another holder's lease is live."""
+        ...
+
+    def renew(self, lease: Lease, *, ttl: timedelta) -> Lease:
+        """The same lease (same token) with a later expiry; raises ``LeaseLost`` if it
+        expired or was granted to someone else meanwhile."""
+        ...
+
+    def release(self, lease: Lease) -> None:
+        """Give the lease up early; releasing a lease already lost does nothing."""
+        ...
 
 
 class Host(Protocol):

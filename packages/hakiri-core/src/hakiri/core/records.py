@@ -1,4 +1,5 @@
-"""Plain records exchanged through the ports: pages, plans, runs, steps, files, commits."""
+"""Plain records exchanged through the ports: pages, plans, runs, steps, files, leases,
+commits."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ __all__ = [
     "CommitRequest",
     "CommitResult",
     "FileRecord",
+    "Lease",
     "Page",
     "PageData",
     "Plan",
@@ -251,6 +253,69 @@ class RunRecord:
     resumed_from: str | None = None
 
 
+_MAX_TOKEN = 2**63 - 1  # a signed 64-bit integer: what every catalog backend can store
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to commit for one pipeline (or one shard of it) until ``expires_at``.
+
+    Whoever grants leases (the coordinator, a bucket) gives every grant of a key a fencing
+    ``token`` larger than any earlier grant of that key, and a renewal keeps the token. A
+    commit carrying the lease is refused once the catalog has seen a newer token for the
+    key (``LeaseLost``), so a worker that lost its lease cannot commit, however late it wakes.
+    """
+
+    pipeline: str
+    holder: str
+    """Who holds the lease (a worker id); the same token always has the same holder."""
+    token: int
+    expires_at: datetime
+    """Timezone-aware; judged by the catalog's clock, not the committing worker's."""
+    shard: str | None = None
+    """The shard the lease covers; None for the whole pipeline."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.token, bool) or not isinstance(self.token, int):
+            raise ValueError(f"a fencing token is an integer, got {self.token!r}")
+        if not 0 <= self.token <= _MAX_TOKEN:
+            raise ValueError(f"a fencing token is between 0 and 2**63-1, got {self.token}")
+        if self.expires_at.tzinfo is None or self.expires_at.utcoffset() is None:
+            raise ValueError(f"a lease expires at a timezone-aware time, got {self.expires_at!r}")
+        if not self.pipeline or not self.holder:
+            raise ValueError("a lease names its pipeline and its holder")
+        if self.shard == "":
+            raise ValueError("a lease's shard is None (the whole pipeline) or a non-empty name")
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        """What the token counts grants of: the pipeline and the shard."""
+        return (self.pipeline, self.shard)
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.pipeline,
+            "shard": self.shard,
+            "holder": self.holder,
+            "token": self.token,
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Lease:
+        shard = data.get("shard")
+        return cls(
+            pipeline=str(data["pipeline"]),
+            holder=str(data["holder"]),
+            token=data["token"],
+            expires_at=datetime.fromisoformat(str(data["expires_at"])),
+            shard=None if shard is None else str(shard),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class CommitRequest:
     """One atomic publication: files become visible and the cursor moves, or nothing does."""
@@ -277,6 +342,10 @@ class CommitRequest:
     rewrite: bool = False
     """A compaction: the files replace every visible file of the table in a new generation
     (visible with ``finalize``), while the table keeps its write disposition."""
+    lease: Lease | None = None
+    """The lease the committing worker holds on ``pipeline``. The catalog refuses the commit
+    (``LeaseLost``) if the lease has expired or a newer token was seen for its key, and
+    refuses a commit without a lease once the pipeline has been committed under one."""
 
 
 @dataclass(frozen=True, slots=True)

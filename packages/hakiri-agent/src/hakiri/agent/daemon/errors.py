@@ -29,6 +29,7 @@ _STATUS: dict[str, int] = {
     "run_not_open": 409,
     "steps_missing": 409,
     "cursor_conflict": 409,
+    "lease_lost": 409,
     "schema_rejected": 409,
     "schema_frozen": 409,
     "schema_incompatible": 409,

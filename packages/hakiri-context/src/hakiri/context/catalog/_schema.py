@@ -201,11 +201,31 @@ events = Table(
 )
 
 
+fences = Table(
+    "fences",
+    metadata,
+    # The newest fencing token the catalog has seen per lease key (docs/run-protocol.md).
+    Column("pipeline", String(128), nullable=False),
+    # "" for a lease on the whole pipeline: a key column cannot be NULL everywhere, and a
+    # lease's shard is never "".
+    Column("shard", String(255), nullable=False),
+    Column("token", BigInteger, nullable=False),
+    Column("holder", String(255), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("pipeline", "shard"),
+)
+
+
 def missing_columns(conn: Connection) -> list[Column[Any]]:
-    """Columns this version of the schema has that an existing catalog lacks."""
+    """Columns this version of the schema has that an existing catalog's tables lack
+    (tables it lacks altogether are for ``metadata.create_all``)."""
     inspector = inspect(conn)
+    existing = set(inspector.get_table_names())
     missing: list[Column[Any]] = []
     for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
         present = {c["name"] for c in inspector.get_columns(table.name)}
         missing.extend(c for c in table.columns if c.name not in present)
     return missing

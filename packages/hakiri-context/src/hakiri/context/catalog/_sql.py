@@ -1,7 +1,8 @@
 """The Catalog port on SQLAlchemy Core, shared by the SQL backends.
 
 A backend subclass builds the engine (pragmas, locking) and hands it over; everything else —
-the commit transaction, compare-and-set, generations, schema versions — lives here once.
+the commit transaction, compare-and-set, generations, schema versions — lives here once
+(the commit's decisions in ``_commit``, which the in-memory catalog drives too).
 """
 
 from __future__ import annotations
@@ -15,24 +16,21 @@ from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hakiri.context.catalog import _schema as t
+from hakiri.context.catalog._commit import commit
+from hakiri.context.catalog._fencing import Fence
 from hakiri.context.catalog._rules import (
     INTERRUPTED,
-    builds_generation,
     check_event_run,
-    check_request,
     conflict,
-    decision_payloads,
     json_value,
-    next_generation,
-    schema_change,
     stored_event,
     to_utc,
 )
+from hakiri.core.clock import SystemClock
 from hakiri.core.cursor import Cursor, CursorKind
 from hakiri.core.errors import CatalogError
-from hakiri.core.failpoints import failpoint
+from hakiri.core.ports import Clock
 from hakiri.core.records import (
-    SCHEMA_DECISION,
     CatalogEvent,
     CommitRequest,
     CommitResult,
@@ -55,11 +53,15 @@ class SqlCatalog:
 
     ``writer`` is the engine write transactions go through; a backend can point it at the
     same pool with options that make its transactions take the write lock up front.
+    ``clock`` is the catalog's time, by which a commit's lease is judged expired.
     """
 
-    def __init__(self, engine: Engine, *, writer: Engine | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, writer: Engine | None = None, clock: Clock | None = None
+    ) -> None:
         self._engine = engine
         self._writer = writer if writer is not None else engine
+        self._clock: Clock = clock if clock is not None else SystemClock()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -177,42 +179,10 @@ class SqlCatalog:
     # -- commit -----------------------------------------------------------------------------
 
     def commit(self, request: CommitRequest) -> CommitResult:
-        """One transaction: compare-and-set the cursor, publish the files, record the schema
-        version, the step and the run's counters. Nothing is written when any part fails."""
-        at = to_utc(request.step.created_at)
-        value = json_value(request.cursor_value, "cursor value")
-        payload = json_value(request.step.payload, "step payload")
+        """One transaction: the shared algorithm (``_commit``) over this connection; nothing
+        is written when any part fails."""
         with self._write() as conn:
-            row = conn.execute(
-                select(t.cursors.c.version).where(t.cursors.c.pipeline == request.pipeline)
-            ).first()
-            actual = int(row.version) if row is not None else 0
-            if actual != request.expected_version:
-                raise conflict(request.pipeline, request.expected_version, actual)
-            check_request(request, run_exists=_run_exists(conn, request.run_id))
-            table = _ensure_table(conn, request, at)
-            generation = next_generation(request, table.generation)
-            before = _latest_schema(conn, request.table) if request.schema_changes else None
-            published, version = _publish(conn, request, table, generation, at)
-            if request.schema_changes:
-                after = _latest_schema(conn, request.table)
-                for decision in decision_payloads(request, before, after):
-                    _insert_event(
-                        conn, request.table, SCHEMA_DECISION, decision, request.run_id, at
-                    )
-            # Tests SIGKILL the process here to prove the transaction rolls back as a whole.
-            failpoint("inside_commit")
-            _insert_step(conn, request.step, payload)
-            _add_to_run(conn, request)
-            if request.finalize and builds_generation(request):
-                conn.execute(
-                    update(t.tables)
-                    .where(t.tables.c.name == request.table)
-                    .values(generation=generation)
-                )
-            cursor = Cursor(request.cursor_kind, value, request.expected_version + 1)
-            _store_cursor(conn, request, cursor, at, exists=row is not None)
-        return CommitResult(cursor=cursor, files=published, schema_version=version)
+            return commit(_Transaction(conn), request, clock=self._clock)
 
     # -- tables and files -------------------------------------------------------------------
 
@@ -345,182 +315,170 @@ def _insert_event(
     return int(key[0])
 
 
-def _ensure_table(conn: Connection, request: CommitRequest, at: datetime) -> TableRecord:
-    row = _table_row(conn, request.table)
-    if row is None:
-        record = TableRecord(
-            name=request.table,
-            pipeline=request.pipeline,
-            write=request.write,
-            generation=0,
-            schema_version=0,
-            primary_key=tuple(request.primary_key),
-            created_at=at,
-            updated_at=at,
-            schema_policy=request.schema_policy,
+class _Transaction:
+    """The ``CommitStore`` of one commit: every read and write on the commit's connection,
+    inside its transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def cursor_version(self, pipeline: str) -> int | None:
+        query = select(t.cursors.c.version).where(t.cursors.c.pipeline == pipeline)
+        row = self._conn.execute(query).first()
+        return None if row is None else int(row.version)
+
+    def store_cursor(
+        self, pipeline: str, cursor: Cursor, *, expected: int, exists: bool, at: datetime
+    ) -> None:
+        values = {
+            "kind": cursor.kind.value,
+            "value": cursor.value,
+            "version": cursor.version,
+            "updated_at": at,
+        }
+        if not exists:
+            try:
+                self._conn.execute(insert(t.cursors).values(pipeline=pipeline, **values))
+            except IntegrityError:
+                # Another writer created the cursor since we looked (possible where the
+                # backend does not serialize writers up front, e.g. Postgres).
+                raise conflict(pipeline, expected, 1) from None
+            return
+        # The version check in the WHERE clause makes the update itself the compare-and-set.
+        current = (t.cursors.c.pipeline == pipeline) & (t.cursors.c.version == expected)
+        result = self._conn.execute(update(t.cursors).where(current).values(values))
+        if result.rowcount != 1:
+            raise conflict(pipeline, expected, expected + 1)
+
+    def run_exists(self, run_id: str) -> bool:
+        return _run_exists(self._conn, run_id)
+
+    def add_to_run(self, run_id: str, *, rows: int, pages: int, files: int) -> None:
+        runs = t.runs
+        self._conn.execute(
+            update(runs)
+            .where(runs.c.run_id == run_id)
+            .values(rows=runs.c.rows + rows, pages=runs.c.pages + pages, files=runs.c.files + files)
         )
-        conn.execute(
-            insert(t.tables).values(
-                name=record.name,
-                pipeline=record.pipeline,
-                write=record.write.value,
-                generation=0,
-                schema_version=0,
-                primary_key=list(record.primary_key),
-                created_at=at,
-                updated_at=at,
-                schema_policy=record.schema_policy.value,
+
+    def add_step(self, step: StepRecord) -> None:
+        _insert_step(self._conn, step, step.payload)
+
+    def fence(self, pipeline: str, shard: str | None) -> Fence | None:
+        key = (t.fences.c.pipeline == pipeline) & (t.fences.c.shard == (shard or ""))
+        row = self._conn.execute(select(t.fences).where(key)).first()
+        return None if row is None else _fence(row)
+
+    def newest_fence(self, pipeline: str) -> Fence | None:
+        query = (
+            select(t.fences)
+            .where(t.fences.c.pipeline == pipeline)
+            .order_by(t.fences.c.token.desc())
+            .limit(1)
+        )
+        row = self._conn.execute(query).first()
+        return None if row is None else _fence(row)
+
+    def save_fence(self, fence: Fence, *, exists: bool, at: datetime) -> None:
+        values = {
+            "token": fence.token,
+            "holder": fence.holder,
+            "expires_at": to_utc(fence.expires_at),
+            "updated_at": at,
+        }
+        key = {"pipeline": fence.pipeline, "shard": fence.shard or ""}
+        if not exists:
+            try:
+                self._conn.execute(insert(t.fences).values(**key, **values))
+            except IntegrityError:
+                raise _fence_race(fence) from None
+            return
+        # Only ever forward: the token check in the WHERE clause makes the update itself
+        # safe where writers are not serialized up front.
+        fences = t.fences.c
+        forward = (
+            (fences.pipeline == key["pipeline"])
+            & (fences.shard == key["shard"])
+            & (fences.token <= fence.token)
+        )
+        if self._conn.execute(update(t.fences).where(forward).values(values)).rowcount != 1:
+            raise _fence_race(fence)
+
+    def table(self, name: str) -> TableRecord | None:
+        row = _table_row(self._conn, name)
+        return None if row is None else _table(row)
+
+    def save_table(self, record: TableRecord, *, exists: bool) -> None:
+        values = {
+            "pipeline": record.pipeline,
+            "write": WriteDisposition(record.write).value,
+            "generation": record.generation,
+            "schema_version": record.schema_version,
+            "primary_key": list(record.primary_key),
+            "created_at": record.created_at,
+            "updated_at": record.updated_at,
+            "schema_policy": SchemaPolicy(record.schema_policy).value,
+        }
+        if not exists:
+            self._conn.execute(insert(t.tables).values(name=record.name, **values))
+            return
+        self._conn.execute(update(t.tables).where(t.tables.c.name == record.name).values(values))
+
+    def latest_schema(self, table: str) -> SchemaVersion | None:
+        query = (
+            select(t.schema_versions)
+            .where(t.schema_versions.c.table_name == table)
+            .order_by(t.schema_versions.c.version.desc())
+            .limit(1)
+        )
+        row = self._conn.execute(query).first()
+        return None if row is None else _schema_version(row)
+
+    def add_schema_version(self, version: SchemaVersion) -> None:
+        self._conn.execute(
+            insert(t.schema_versions).values(
+                table_name=version.table,
+                version=version.version,
+                schema=version.schema.to_dict(),
+                run_id=version.run_id,
+                created_at=version.created_at,
             )
         )
-        return record
-    # The latest writer's settings win: a pipeline renamed, or switched from append to
-    # replace, keeps its table.
-    values: dict[str, Any] = {
-        "pipeline": request.pipeline,
-        "write": request.write.value,
-        "schema_policy": SchemaPolicy(request.schema_policy).value,
-        "updated_at": at,
-    }
-    if request.primary_key:
-        values["primary_key"] = list(request.primary_key)
-    conn.execute(update(t.tables).where(t.tables.c.name == request.table).values(values))
-    return _table(row)
 
+    def published(self, paths: list[str]) -> str | None:
+        query = select(t.files.c.path).where(t.files.c.path.in_(paths)).limit(1)
+        taken = self._conn.execute(query).scalar()
+        return None if taken is None else str(taken)
 
-def _latest_schema(conn: Connection, table: str) -> SchemaVersion | None:
-    query = (
-        select(t.schema_versions)
-        .where(t.schema_versions.c.table_name == table)
-        .order_by(t.schema_versions.c.version.desc())
-        .limit(1)
-    )
-    row = conn.execute(query).first()
-    return None if row is None else _schema_version(row)
-
-
-def _publish(
-    conn: Connection,
-    request: CommitRequest,
-    table: TableRecord,
-    generation: int,
-    at: datetime,
-) -> tuple[list[FileRecord], int | None]:
-    """Insert the files (and any new schema versions); return them and their schema version."""
-    if not request.files:
-        return [], None
-    paths = [f.path for f in request.files]
-    taken = conn.execute(select(t.files.c.path).where(t.files.c.path.in_(paths))).first()
-    if taken is not None:
-        raise CatalogError(f"file {taken.path!r} is already published; a path is published once")
-    latest = _latest_schema(conn, request.table)
-    published: list[FileRecord] = []
-    for staged in request.files:
-        if latest is None or latest.schema.fingerprint != staged.schema.fingerprint:
-            latest = _new_schema_version(conn, request, latest, staged.schema, at)
-        record = FileRecord(
-            table=request.table,
-            path=staged.path,
-            rows=staged.rows,
-            bytes=staged.bytes,
-            checksum=staged.checksum,
-            schema_version=latest.version,
-            generation=generation,
-            run_id=request.run_id,
-            committed_at=at,
-        )
-        conn.execute(
-            insert(t.files).values(
-                table_name=record.table,
-                path=record.path,
-                rows=record.rows,
-                bytes=record.bytes,
-                checksum=record.checksum,
-                schema_version=record.schema_version,
-                generation=record.generation,
-                run_id=record.run_id,
-                committed_at=at,
+    def add_files(self, files: list[FileRecord]) -> None:
+        for record in files:
+            self._conn.execute(
+                insert(t.files).values(
+                    table_name=record.table,
+                    path=record.path,
+                    rows=record.rows,
+                    bytes=record.bytes,
+                    checksum=record.checksum,
+                    schema_version=record.schema_version,
+                    generation=record.generation,
+                    run_id=record.run_id,
+                    committed_at=record.committed_at,
+                )
             )
-        )
-        published.append(record)
-    assert latest is not None  # request.files is not empty
-    if latest.version != table.schema_version:
-        conn.execute(
-            update(t.tables)
-            .where(t.tables.c.name == request.table)
-            .values(schema_version=latest.version)
-        )
-    return published, latest.version
+
+    def add_event(
+        self, table: str, kind: str, payload: Any, run_id: str | None, at: datetime
+    ) -> None:
+        _insert_event(self._conn, table, kind, payload, run_id, at)
 
 
-def _new_schema_version(
-    conn: Connection,
-    request: CommitRequest,
-    previous: SchemaVersion | None,
-    schema: Schema,
-    at: datetime,
-) -> SchemaVersion:
-    version = SchemaVersion(
-        table=request.table,
-        version=(previous.version if previous else 0) + 1,
-        schema=schema,
-        run_id=request.run_id,
-        created_at=at,
+def _fence_race(fence: Fence) -> CatalogError:
+    where = f"pipeline {fence.pipeline!r}" + (f" shard {fence.shard!r}" if fence.shard else "")
+    return CatalogError(
+        f"another commit recorded a fencing token for {where} at the same time; nothing was "
+        "written",
+        hint="commit again: the catalog then says whether this lease is still the newest",
     )
-    conn.execute(
-        insert(t.schema_versions).values(
-            table_name=version.table,
-            version=version.version,
-            schema=schema.to_dict(),
-            run_id=version.run_id,
-            created_at=at,
-        )
-    )
-    payload = schema_change(previous, schema, version.version)
-    _insert_event(conn, request.table, "schema_version", payload, request.run_id, at)
-    return version
-
-
-def _add_to_run(conn: Connection, request: CommitRequest) -> None:
-    runs = t.runs
-    conn.execute(
-        update(runs)
-        .where(runs.c.run_id == request.run_id)
-        .values(
-            rows=runs.c.rows + sum(f.rows for f in request.files),
-            pages=runs.c.pages + request.pages,
-            files=runs.c.files + len(request.files),
-        )
-    )
-
-
-def _store_cursor(
-    conn: Connection, request: CommitRequest, cursor: Cursor, at: datetime, *, exists: bool
-) -> None:
-    values = {
-        "kind": cursor.kind.value,
-        "value": cursor.value,
-        "version": cursor.version,
-        "updated_at": at,
-    }
-    if not exists:
-        try:
-            conn.execute(insert(t.cursors).values(pipeline=request.pipeline, **values))
-        except IntegrityError:
-            # Another writer created the cursor since we looked (possible where the backend
-            # does not serialize writers up front, e.g. Postgres).
-            raise conflict(request.pipeline, request.expected_version, 1) from None
-        return
-    # The version check in the WHERE clause makes the update itself the compare-and-set.
-    result = conn.execute(
-        update(t.cursors)
-        .where(
-            (t.cursors.c.pipeline == request.pipeline)
-            & (t.cursors.c.version == request.expected_version)
-        )
-        .values(values)
-    )
-    if result.rowcount != 1:
-        raise conflict(request.pipeline, request.expected_version, request.expected_version + 1)
 
 
 # -- row → record -----------------------------------------------------------------------------
@@ -580,4 +538,14 @@ def _schema_version(row: Row[Any]) -> SchemaVersion:
         schema=Schema.from_dict(row.schema),
         run_id=row.run_id,
         created_at=row.created_at,
+    )
+
+
+def _fence(row: Row[Any]) -> Fence:
+    return Fence(
+        pipeline=row.pipeline,
+        shard=row.shard or None,
+        token=int(row.token),
+        holder=row.holder,
+        expires_at=row.expires_at,
     )

@@ -12,31 +12,26 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+from hakiri.context.catalog._commit import commit
+from hakiri.context.catalog._fencing import Fence
 from hakiri.context.catalog._rules import (
     INTERRUPTED,
-    builds_generation,
     check_event_run,
-    check_request,
-    conflict,
-    decision_payloads,
     json_value,
-    next_generation,
-    schema_change,
     stored_event,
     to_utc,
 )
+from hakiri.core.clock import SystemClock
 from hakiri.core.cursor import Cursor
 from hakiri.core.errors import CatalogError, ConfigError
-from hakiri.core.failpoints import failpoint
+from hakiri.core.ports import Clock
 from hakiri.core.records import (
-    SCHEMA_DECISION,
     CatalogEvent,
     CommitRequest,
     CommitResult,
     FileRecord,
     RunRecord,
     RunStatus,
-    SchemaPolicy,
     SchemaVersion,
     StepRecord,
     TableRecord,
@@ -59,6 +54,7 @@ class _State:
     files: list[FileRecord] = field(default_factory=list)
     schemas: dict[str, list[SchemaVersion]] = field(default_factory=dict)
     events: list[CatalogEvent] = field(default_factory=list)
+    fences: dict[tuple[str, str | None], Fence] = field(default_factory=dict)
 
     def copy(self) -> _State:
         return _State(
@@ -69,16 +65,21 @@ class _State:
             files=list(self.files),
             schemas={name: list(versions) for name, versions in self.schemas.items()},
             events=list(self.events),
+            fences=dict(self.fences),
         )
 
 
 class MemoryCatalog:
     """A ``Catalog`` in plain dicts behind a lock. ``commit`` builds the next state on a
-    copy and swaps it in at the end, so a failure anywhere leaves the state untouched."""
+    copy and swaps it in at the end, so a failure anywhere leaves the state untouched.
 
-    def __init__(self) -> None:
+    ``clock`` is the catalog's time, by which a commit's lease is judged expired.
+    """
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
         self._lock = threading.RLock()
         self._state = _State()
+        self._clock: Clock = clock if clock is not None else SystemClock()
 
     # -- cursors ----------------------------------------------------------------------------
 
@@ -173,41 +174,12 @@ class MemoryCatalog:
     # -- commit -----------------------------------------------------------------------------
 
     def commit(self, request: CommitRequest) -> CommitResult:
-        at = to_utc(request.step.created_at)
-        value = json_value(request.cursor_value, "cursor value")
-        step = _stored_step(request.step)
         with self._lock:
-            current = self._state.cursors.get(request.pipeline)
-            actual = current.version if current else 0
-            if actual != request.expected_version:
-                raise conflict(request.pipeline, request.expected_version, actual)
-            check_request(request, run_exists=request.run_id in self._state.runs)
             state = self._state.copy()
-            table = _ensure_table(state, request, at)
-            generation = next_generation(request, table.generation)
-            before = _latest(state, request.table)
-            published, version = _publish(state, request, table, generation, at)
-            for decision in decision_payloads(request, before, _latest(state, request.table)):
-                _append_event(state, request.table, SCHEMA_DECISION, decision, request.run_id, at)
-            failpoint("inside_commit")
-            state.steps.setdefault(step.run_id, {}).setdefault(step.key, step)
-            run = state.runs[request.run_id]
-            state.runs[request.run_id] = replace(
-                run,
-                rows=run.rows + sum(f.rows for f in request.files),
-                pages=run.pages + request.pages,
-                files=run.files + len(request.files),
-            )
-            if request.finalize and builds_generation(request):
-                state.tables[request.table] = replace(
-                    state.tables[request.table], generation=generation
-                )
-            cursor = Cursor(request.cursor_kind, value, request.expected_version + 1)
-            state.cursors[request.pipeline] = cursor
+            result = commit(_Transaction(state), request, clock=self._clock)
             self._state = state
-        return CommitResult(
-            cursor=replace(cursor, value=_fresh(value)), files=published, schema_version=version
-        )
+        cursor = replace(result.cursor, value=_fresh(result.cursor.value))
+        return replace(result, cursor=cursor)
 
     # -- tables and files -------------------------------------------------------------------
 
@@ -299,84 +271,67 @@ def _append_event(
     return event
 
 
-def _ensure_table(state: _State, request: CommitRequest, at: datetime) -> TableRecord:
-    table = state.tables.get(request.table)
-    if table is None:
-        table = TableRecord(
-            name=request.table,
-            pipeline=request.pipeline,
-            write=request.write,
-            generation=0,
-            schema_version=0,
-            primary_key=tuple(request.primary_key),
-            created_at=at,
-            updated_at=at,
-            schema_policy=SchemaPolicy(request.schema_policy),
-        )
-        state.tables[request.table] = table
-        return table
-    state.tables[request.table] = replace(
-        table,
-        pipeline=request.pipeline,
-        write=request.write,
-        schema_policy=SchemaPolicy(request.schema_policy),
-        primary_key=tuple(request.primary_key) or table.primary_key,
-        updated_at=at,
-    )
-    return table
+class _Transaction:
+    """The ``CommitStore`` of one commit: reads and writes go to a copy of the state, which
+    the catalog swaps in only if the whole commit succeeds."""
 
+    def __init__(self, state: _State) -> None:
+        self._state = state
 
-def _publish(
-    state: _State,
-    request: CommitRequest,
-    table: TableRecord,
-    generation: int,
-    at: datetime,
-) -> tuple[list[FileRecord], int | None]:
-    if not request.files:
-        return [], None
-    taken = {f.path for f in state.files}
-    for staged in request.files:
-        if staged.path in taken:
-            raise CatalogError(
-                f"file {staged.path!r} is already published; a path is published once"
-            )
-    versions = state.schemas.setdefault(request.table, [])
-    latest = versions[-1] if versions else None
-    published: list[FileRecord] = []
-    for staged in request.files:
-        if latest is None or latest.schema.fingerprint != staged.schema.fingerprint:
-            previous = latest
-            latest = SchemaVersion(
-                table=request.table,
-                version=(previous.version if previous else 0) + 1,
-                schema=staged.schema,
-                run_id=request.run_id,
-                created_at=at,
-            )
-            versions.append(latest)
-            payload = schema_change(previous, staged.schema, latest.version)
-            _append_event(state, request.table, "schema_version", payload, request.run_id, at)
-        published.append(
-            FileRecord(
-                table=request.table,
-                path=staged.path,
-                rows=staged.rows,
-                bytes=staged.bytes,
-                checksum=staged.checksum,
-                schema_version=latest.version,
-                generation=generation,
-                run_id=request.run_id,
-                committed_at=at,
-            )
+    def cursor_version(self, pipeline: str) -> int | None:
+        cursor = self._state.cursors.get(pipeline)
+        return None if cursor is None else cursor.version
+
+    def store_cursor(
+        self, pipeline: str, cursor: Cursor, *, expected: int, exists: bool, at: datetime
+    ) -> None:
+        self._state.cursors[pipeline] = cursor
+
+    def run_exists(self, run_id: str) -> bool:
+        return run_id in self._state.runs
+
+    def add_to_run(self, run_id: str, *, rows: int, pages: int, files: int) -> None:
+        run = self._state.runs[run_id]
+        self._state.runs[run_id] = replace(
+            run, rows=run.rows + rows, pages=run.pages + pages, files=run.files + files
         )
-    state.files.extend(published)
-    assert latest is not None  # request.files is not empty
-    if latest.version != table.schema_version:
-        state.tables[request.table] = replace(
-            state.tables[request.table], schema_version=latest.version
-        )
-    return published, latest.version
+
+    def add_step(self, step: StepRecord) -> None:
+        self._state.steps.setdefault(step.run_id, {}).setdefault(step.key, step)
+
+    def fence(self, pipeline: str, shard: str | None) -> Fence | None:
+        return self._state.fences.get((pipeline, shard))
+
+    def newest_fence(self, pipeline: str) -> Fence | None:
+        fences = [f for (p, _), f in self._state.fences.items() if p == pipeline]
+        return max(fences, key=lambda f: f.token, default=None)
+
+    def save_fence(self, fence: Fence, *, exists: bool, at: datetime) -> None:
+        self._state.fences[(fence.pipeline, fence.shard)] = fence
+
+    def table(self, name: str) -> TableRecord | None:
+        return self._state.tables.get(name)
+
+    def save_table(self, record: TableRecord, *, exists: bool) -> None:
+        self._state.tables[record.name] = record
+
+    def latest_schema(self, table: str) -> SchemaVersion | None:
+        return _latest(self._state, table)
+
+    def add_schema_version(self, version: SchemaVersion) -> None:
+        self._state.schemas.setdefault(version.table, []).append(version)
+
+    def published(self, paths: list[str]) -> str | None:
+        wanted = set(paths)
+        return next((f.path for f in self._state.files if f.path in wanted), None)
+
+    def add_files(self, files: list[FileRecord]) -> None:
+        self._state.files.extend(files)
+
+    def add_event(
+        self, table: str, kind: str, payload: Any, run_id: str | None, at: datetime
+    ) -> None:
+        _append_event(self._state, table, kind, payload, run_id, at)
 
 
 _named: dict[str, MemoryCatalog] = {}

@@ -32,6 +32,7 @@ from sqlalchemy import URL, Column, Connection, Table, create_engine, event, ins
 from hakiri.context.catalog._schema import add_columns, metadata, missing_columns, sql_literal
 from hakiri.context.catalog._sql import SqlCatalog
 from hakiri.core.errors import CatalogError, ConfigError
+from hakiri.core.ports import Clock
 
 __all__ = ["BUSY_TIMEOUT_MS", "SqliteCatalog", "open_sqlite_catalog", "parse_sqlite_url"]
 
@@ -46,10 +47,13 @@ class SqliteCatalog(SqlCatalog):
 
     ``read_only`` opens an existing file without writing anything to it (no schema
     creation, no journal-mode change): what queries use. Write methods then fail with
-    ``CatalogError``.
+    ``CatalogError``. ``clock`` is the catalog's time, by which a commit's lease is judged
+    expired (the wall clock by default).
     """
 
-    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, *, read_only: bool = False, clock: Clock | None = None
+    ) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self._sidecars_before: set[Path] = set()
@@ -68,7 +72,8 @@ class SqliteCatalog(SqlCatalog):
         engine = create_engine(url)
         event.listen(engine, "connect", _pragmas(read_only=read_only))
         event.listen(engine, "begin", _begin)
-        super().__init__(engine, writer=engine.execution_options(**{_IMMEDIATE: True}))
+        writer = engine.execution_options(**{_IMMEDIATE: True})
+        super().__init__(engine, writer=writer, clock=clock)
         if not read_only:
             try:
                 self._create_schema()
@@ -81,13 +86,14 @@ class SqliteCatalog(SqlCatalog):
         # does) must not wait behind a long commit.
         with self._read() as conn:
             existing = set(inspect(conn).get_table_names())
-            missing = missing_columns(conn) if set(metadata.tables) <= existing else None
-        if missing is None:
-            with self._write() as conn:
-                metadata.create_all(conn)
-        elif missing:
-            with self._write() as conn:
-                add_columns(conn, missing)
+            current = set(metadata.tables) <= existing and not missing_columns(conn)
+        if current:
+            return
+        # An older catalog may lack whole tables and columns of others: add both, looking
+        # again under the write lock in case another process upgraded it meanwhile.
+        with self._write() as conn:
+            metadata.create_all(conn)
+            add_columns(conn, missing_columns(conn))
 
     def close(self) -> None:
         super().close()
