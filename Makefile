@@ -43,11 +43,13 @@ sync: bootstrap ## Install the locked dev environment (.venv, every dependency g
 	$(call step,uv sync)
 	"$(UV)" sync --locked --all-groups --no-group bench --compile-bytecode
 
-lint: sync ## Ruff: lint rules and formatting
+lint: sync ## Ruff (lint rules, formatting) and the package boundaries (lint-imports)
 	$(call step,ruff check)
 	$(RUN) ruff check .
 	$(call step,ruff format --check)
 	$(RUN) ruff format --check .
+	$(call step,lint-imports (package boundaries: docs/architecture.md))
+	$(RUN) lint-imports
 
 typecheck: sync ## Mypy, strict, over every member's src/
 	$(call step,mypy)

@@ -1,4 +1,5 @@
-"""Fixtures of the connector tests: the demo API, and a test host with one secret."""
+"""Fixtures of the connector tests: the demo API, Postgres, the store reader the conformance
+suite needs, and a test host with one secret."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hakiri.testing.fixtures import (  # noqa: F401  (fixtures, used by name)
     demo_api,
     postgres_db,
     postgres_server,
+    read_committed,
 )
 from hakiri.testing.host import TestHost
 

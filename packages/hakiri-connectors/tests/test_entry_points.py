@@ -1,4 +1,6 @@
-"""The connectors are found through entry points and satisfy the factory port."""
+"""The connectors are found through entry points and satisfy the factory port.
+
+The ``context`` destination is hakiri-context's (its tests check its entry point)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,11 @@ from importlib.metadata import entry_points
 import pytest
 
 from hakiri.connectors._factory import SourceConnector
-from hakiri.connectors.context import ContextConnector
 
 
 @pytest.mark.parametrize(
     ("name", "cls", "kind"),
-    [
-        *(
-            (name, SourceConnector, "source")
-            for name in ("http", "github", "file", "s3", "postgres")
-        ),
-        ("context", ContextConnector, "destination"),
-    ],
+    [(name, SourceConnector, "source") for name in ("http", "github", "file", "s3", "postgres")],
 )
 def test_entry_point_loads_the_factory(name: str, cls: type, kind: str) -> None:
     (entry,) = [ep for ep in entry_points(group="hakiri.connectors") if ep.name == name]
@@ -34,7 +29,7 @@ def test_entry_point_loads_the_factory(name: str, cls: type, kind: str) -> None:
 
 def test_importing_the_http_connector_is_light() -> None:
     code = (
-        "import sys, hakiri.connectors.http, hakiri.connectors.context; "
+        "import sys, hakiri.connectors.http; "
         "heavy = [m for m in ('pyarrow', 'urllib3', 'httpx', 'duckdb') if m in sys.modules]; "
         "print(','.join(heavy))"
     )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from hakiri.connectors._options import validate_options
+from hakiri.core.options import validate_options
 from hakiri.core.ports import ConnectorFactory, Host
 from hakiri.core.secrets import find_secret_refs
 

@@ -14,7 +14,10 @@ JSON-serialisable descriptors, every row is read exactly once, a monotonic curso
 back, an incremental plan reads only what is new, an empty source is a run of zero rows, and a
 run killed with SIGKILL after its first commit is resumed by the next run without losing or
 duplicating a row. That last check runs the real ``hakiri`` command, so a test environment
-needs ``hakiri-runtime`` installed. Importing this module needs pytest and pyarrow.
+needs ``hakiri-runtime`` installed, and it reads back what the runs committed through a
+``read_committed`` fixture the test environment provides (a ``ReadCommitted``: the suite
+imports only core, never the store; ``hakiri.testing.fixtures.read_committed`` opens the
+project's context store). Importing this module needs pytest and pyarrow.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import shutil
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -44,6 +47,7 @@ from hakiri.core.sampling import sample_source
 
 __all__ = [
     "ConformanceHost",
+    "ReadCommitted",
     "SourceConformance",
     "SourceHarness",
     "conformance_rows",
@@ -51,6 +55,10 @@ __all__ = [
 ]
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+ReadCommitted = Callable[[Path, str], pa.Table]
+"""``(project_root, table) -> rows``: every committed row of ``table`` in the context store of
+the project at ``project_root``, as readers see it."""
 
 
 def conformance_rows(start: int, count: int) -> list[dict[str, Any]]:
@@ -178,7 +186,8 @@ def _hakiri_command() -> list[str]:
 
 
 class SourceConformance:
-    """Subclass it and provide a ``harness`` fixture; every test here must pass."""
+    """Subclass it and provide a ``harness`` fixture (the environment provides
+    ``read_committed``); every test here must pass."""
 
     ROWS: ClassVar[int] = 30
     PAGE_ROWS: ClassVar[int] = 10
@@ -328,7 +337,7 @@ class SourceConformance:
     # -- through the real runtime ------------------------------------------------------------
 
     def test_resume_after_a_crash_loses_and_repeats_nothing(
-        self, harness: SourceHarness, tmp_path: Path
+        self, harness: SourceHarness, tmp_path: Path, read_committed: ReadCommitted
     ) -> None:
         options = harness.seed(conformance_rows(1, self.ROWS), page_rows=self.PAGE_ROWS)
         project = tmp_path / "conformance-project"
@@ -363,8 +372,5 @@ class SourceConformance:
         assert crashed.returncode == -9, f"expected SIGKILL:\n{crashed.stdout}\n{crashed.stderr}"
         resumed = hakiri("run", "rows")
         assert resumed.returncode == 0, resumed.stderr
-        from hakiri.context.store import open_store
-
-        with open_store(project) as store:
-            ids = store.to_arrow(f'select "{harness.id_field}" as id from rows')
-            assert sorted(_ids(ids, "id")) == list(range(1, self.ROWS + 1))
+        rows = read_committed(project, "rows")
+        assert sorted(_ids(rows, harness.id_field)) == list(range(1, self.ROWS + 1))

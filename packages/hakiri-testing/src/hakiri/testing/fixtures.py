@@ -8,7 +8,9 @@ this package never changes another project's test run)::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,8 +19,20 @@ from hakiri.testing.github_api import GithubApi
 from hakiri.testing.net import free_port
 from hakiri.testing.postgres import PostgresDatabase, PostgresServer, open_server
 from hakiri.testing.s3 import S3Server
+from hakiri.testing.store import committed_rows
 
-__all__ = ["demo_api", "free_port", "github_api", "postgres_db", "postgres_server", "s3_server"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "demo_api",
+    "free_port",
+    "github_api",
+    "postgres_db",
+    "postgres_server",
+    "read_committed",
+    "s3_server",
+]
 
 
 @pytest.fixture
@@ -61,3 +75,10 @@ def s3_server() -> Iterator[S3Server]:
     afterwards. Tests share it: give each its own bucket (``new_bucket``)."""
     with S3Server() as server:
         yield server
+
+
+@pytest.fixture
+def read_committed() -> Callable[[Path, str], pa.Table]:
+    """``(project_root, table) -> rows`` committed to the project's context store: what the
+    connector conformance suite (``hakiri.connectors.testing``) reads a run's result with."""
+    return committed_rows

@@ -3,7 +3,7 @@
 A guest is a directory holding ``app.py`` (a class ``Source`` implementing the
 ``hakiri:connector`` world's ``source`` interface) and any helper modules, plus the
 capability manifest ``connector.toml``. ``build_component`` compiles it with componentize-py
-against the WIT that ships in ``hakiri.runtime.wasm`` and returns the ``.wasm`` with its
+against the WIT that ships in ``hakiri.connectors.wasm`` and returns the ``.wasm`` with its
 manifest copied beside it (``<name>.wasm`` + ``<name>.toml``).
 
 A build takes ~20 s, so results are cached by the content of the guest, the WIT and the
@@ -24,8 +24,8 @@ from pathlib import Path
 
 __all__ = ["WIT_DIR", "build_component", "component_cache_dir"]
 
-WIT_DIR = Path(__file__).resolve().parents[4] / ("hakiri-runtime/src/hakiri/runtime/wasm/wit")
-"""The WIT of the ``hakiri:connector`` world (the copy the runtime package ships)."""
+WIT_DIR = Path(__file__).resolve().parents[4] / "hakiri-connectors/src/hakiri/connectors/wasm/wit"
+"""The WIT of the ``hakiri:connector`` world (the copy hakiri-connectors ships)."""
 
 _WORLD = "connector"
 MANIFEST = "connector.toml"
@@ -40,8 +40,8 @@ def component_cache_dir() -> Path:
 
 def _wit_dir() -> Path:
     try:
-        from hakiri.runtime.wasm import WIT_DIR as packaged
-    except ImportError:  # the runtime's wasm package not there yet: the source tree's copy
+        from hakiri.connectors.wasm import WIT_DIR as packaged
+    except ImportError:  # hakiri-connectors not installed: the source tree's copy
         return WIT_DIR
     return Path(packaged)
 

@@ -20,27 +20,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import orjson
 import urllib3
 from urllib3.exceptions import (
-    ConnectTimeoutError,
     DecodeError,
     HTTPError,
     LocationValueError,
     MaxRetryError,
-    NameResolutionError,
     NewConnectionError,
-    ProtocolError,
-    ProxyError,
     ResponseError,
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from hakiri.connectors.http._proxies import EnvironmentProxies
+from hakiri.connectors.http._transport import one_line, transport_reason
 from hakiri.connectors.http.config import RetryConfig
 from hakiri.core.errors import SourceError, SourceHttpError, SourceUnreachable
 from hakiri.core.ports import Clock
@@ -123,35 +119,6 @@ def parse_retry_after(value: str, now: datetime) -> float | None:
             when = when.replace(tzinfo=UTC)
         return max(0.0, (when - now).total_seconds())
     return max(0.0, seconds) if not math.isnan(seconds) else None
-
-
-def _one_line(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _transport_reason(exc: Exception, timeout: float) -> str:
-    if isinstance(exc, ProxyError):
-        return f"through the proxy: {_transport_reason(exc.original_error, timeout)}"
-    if isinstance(exc, NameResolutionError):
-        return "host name not found"
-    if isinstance(exc, NewConnectionError):  # a subclass of ConnectTimeoutError, so first
-        text = str(exc)
-        if "refused" in text.lower():
-            return "connection refused"
-        return _one_line(text.rsplit("Failed to establish a new connection: ", 1)[-1])
-    if isinstance(exc, ConnectTimeoutError):
-        return f"connection timed out after {timeout:g} s"
-    if isinstance(exc, Urllib3Timeout):
-        return f"no response within {timeout:g} s"
-    if isinstance(exc, ProtocolError) and exc.args:
-        # ("Connection aborted.", RemoteDisconnected(...)): the cause says what happened.
-        cause = exc.args[-1]
-        if isinstance(cause, RemoteDisconnected):
-            return "the server closed the connection without a response"
-        if isinstance(cause, BaseException):
-            return _one_line(str(cause)) or type(cause).__name__
-    return _one_line(str(exc)) or type(exc).__name__
 
 
 def _is_timeout(exc: Exception) -> bool:
@@ -477,7 +444,7 @@ class RetryingClient:
         attempts: int,
         redact: Callable[[str], str],
     ) -> SourceError:
-        reason = _transport_reason(exc, self._timeout)
+        reason = transport_reason(exc, self._timeout)
         hint = "check source.url"
         if _is_timeout(exc):
             hint = "check source.url, or raise source.timeout"
@@ -533,7 +500,7 @@ class RetryingClient:
         message = f"{request.method} {request.display} returned HTTP {status} {phrase}".rstrip()
         if attempts > 1:
             message += f" after {attempts} attempts"
-        snippet = _one_line(response.text, 120) if response.content else ""
+        snippet = one_line(response.text, 120) if response.content else ""
         if snippet:
             message += f": {snippet}"
         return SourceHttpError(

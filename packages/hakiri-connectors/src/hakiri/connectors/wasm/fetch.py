@@ -24,22 +24,18 @@ from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from urllib3.exceptions import (
-    ConnectTimeoutError,
     HTTPError,
     LocationValueError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
 )
 
 from hakiri.connectors.http._proxies import EnvironmentProxies
+from hakiri.connectors.http._transport import transport_reason
 from hakiri.core.errors import CapabilityDenied
 from hakiri.core.ports import SecretResolver
 from hakiri.core.secrets import SECRET_REF, SecretScrubber
 
 if TYPE_CHECKING:
-    from hakiri.runtime.wasm.manifest import HostPattern
+    from hakiri.connectors.wasm.manifest import HostPattern
 
 __all__ = ["FetchDeadline", "FetchFailed", "FetchRequest", "FetchResponse", "HostFetcher"]
 
@@ -248,7 +244,7 @@ class HostFetcher:
         except HTTPError as exc:
             if time.monotonic() >= deadline:
                 raise FetchDeadline(f"{method} {shown}: the call's deadline passed") from None
-            reason = _reason(exc, timeout)
+            reason = transport_reason(exc, timeout)
             raise FetchFailed(scrub.scrub_text(f"{method} {shown}: {reason}")) from None
         except ValueError:  # http.client refuses a header with a line break
             raise FetchFailed(
@@ -276,7 +272,8 @@ class HostFetcher:
         except HTTPError as exc:
             if time.monotonic() >= deadline:
                 raise FetchDeadline(f"reading {shown}: the call's deadline passed") from None
-            raise FetchFailed(f"reading {shown}: {_reason(exc, 0)}") from None
+            reason = transport_reason(exc, 0)
+            raise FetchFailed(scrub.scrub_text(f"reading {shown}: {reason}")) from None
         finally:
             raw.release_conn()
         headers = [(name, scrub.scrub_text(value)) for name, value in raw.headers.items()]
@@ -289,21 +286,3 @@ def _remaining(deadline: float, shown: str) -> float:
     if left <= 0:
         raise FetchDeadline(f"{shown}: the call's deadline passed")
     return left
-
-
-def _reason(exc: Exception, timeout: float) -> str:
-    cause: BaseException = exc
-    reason = getattr(exc, "reason", None)
-    if isinstance(reason, BaseException):
-        cause = reason
-    if isinstance(cause, NameResolutionError):
-        return "host name not found"
-    if isinstance(cause, NewConnectionError):
-        return "connection refused" if "refused" in str(cause).lower() else "cannot connect"
-    if isinstance(cause, ConnectTimeoutError):
-        return f"connection timed out after {timeout:g} s"
-    if isinstance(cause, ReadTimeoutError):
-        return f"no response within {timeout:g} s"
-    if isinstance(cause, ProtocolError):
-        return "the connection broke"
-    return type(cause).__name__

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from hakiri.connectors.context import ContextDestination, connector
 from hakiri.connectors.http import connector as http_connector
 from hakiri.context.catalog import open_catalog
+from hakiri.context.destination import ContextDestination, connector
 from hakiri.context.testing import commit_request, run_record
 from hakiri.core.errors import ConfigError, StoreError
 from hakiri.core.ports import Catalog

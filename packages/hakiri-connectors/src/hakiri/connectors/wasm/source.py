@@ -31,21 +31,15 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from hakiri.core.batch import normalize_table, records_to_table
-from hakiri.core.closing import Closing
-from hakiri.core.cursor import CursorKind, JsonValue
-from hakiri.core.errors import ConfigError, HakiriError, SourceError
-from hakiri.core.ports import Host
-from hakiri.core.records import Page, PageData, Plan, StreamInfo
-from hakiri.runtime.wasm._wasmtime import import_component_api, import_wasmtime
-from hakiri.runtime.wasm.engine import (
+from hakiri.connectors.wasm._wasmtime import import_component_api, import_wasmtime
+from hakiri.connectors.wasm.engine import (
     HOST_INTERFACE,
     SOURCE_EXPORTS,
     SOURCE_INTERFACE,
     TICK_SECONDS,
     shared_engine,
 )
-from hakiri.runtime.wasm.errors import (
+from hakiri.connectors.wasm.errors import (
     WasmFuelExhausted,
     WasmInvalid,
     WasmLogLimit,
@@ -53,13 +47,19 @@ from hakiri.runtime.wasm.errors import (
     WasmTimeout,
     WasmTrap,
 )
-from hakiri.runtime.wasm.fetch import (
+from hakiri.connectors.wasm.fetch import (
     FetchDeadline,
     FetchFailed,
     FetchRequest,
     HostFetcher,
 )
-from hakiri.runtime.wasm.manifest import ConnectorManifest, HostPattern, Limits
+from hakiri.connectors.wasm.manifest import ConnectorManifest, HostPattern, Limits
+from hakiri.core.batch import normalize_table, records_to_table
+from hakiri.core.closing import Closing
+from hakiri.core.cursor import CursorKind, JsonValue
+from hakiri.core.errors import ConfigError, HakiriError, SourceError
+from hakiri.core.ports import Host
+from hakiri.core.records import Page, PageData, Plan, StreamInfo
 
 if TYPE_CHECKING:
     from wasmtime import Store
@@ -212,7 +212,7 @@ def check_exports(component: Component, path: Path) -> dict[str, ExportIndex]:
     if interface is None:
         raise WasmInvalid(
             f"{path} does not export {SOURCE_INTERFACE}: it is not a Hakiri connector",
-            hint="build it against the hakiri:connector world (WIT in hakiri.runtime.wasm)",
+            hint="build it against the hakiri:connector world (WIT in hakiri.connectors.wasm)",
             path=str(path),
         )
     exports: dict[str, ExportIndex] = {}
@@ -249,7 +249,7 @@ def _instantiate(store: Store, connector: LoadedConnector) -> Any:
         raise WasmInvalid(
             f"{connector.path} cannot run on this host: {reason}",
             hint="build it against the hakiri:connector world only (WIT in "
-            "hakiri.runtime.wasm); the host provides the host interface and WASI 0.2",
+            "hakiri.connectors.wasm); the host provides the host interface and WASI 0.2",
             path=str(connector.path),
         ) from None
 

@@ -23,9 +23,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hakiri.connectors.wasm._wasmtime import import_component_api, import_wasmtime
+from hakiri.connectors.wasm.errors import WasmInvalid
 from hakiri.core.errors import ConfigError
-from hakiri.runtime.wasm._wasmtime import import_component_api, import_wasmtime
-from hakiri.runtime.wasm.errors import WasmInvalid
 
 if TYPE_CHECKING:
     from wasmtime import Engine

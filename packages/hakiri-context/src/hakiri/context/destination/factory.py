@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from hakiri.connectors._options import validate_options
-from hakiri.connectors.context.config import ContextDestinationConfig
-from hakiri.connectors.context.destination import ContextDestination
+from hakiri.context.destination.config import ContextDestinationConfig
+from hakiri.context.destination.destination import ContextDestination
+from hakiri.core.options import validate_options
 from hakiri.core.ports import ConnectorFactory, Destination, Host
 
 __all__ = ["ContextConnector", "connector"]

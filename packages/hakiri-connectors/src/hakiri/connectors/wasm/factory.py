@@ -16,21 +16,21 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hakiri.core.errors import ConfigError
-from hakiri.core.ports import ConnectorFactory, Host
-from hakiri.core.secrets import find_secret_refs
-from hakiri.runtime.wasm.manifest import (
+from hakiri.connectors.wasm.manifest import (
     ConnectorManifest,
     Grant,
     Limits,
     check_capabilities,
     effective_limits,
     load_manifest,
-    validation_message,
 )
+from hakiri.core.errors import ConfigError
+from hakiri.core.options import first_error
+from hakiri.core.ports import ConnectorFactory, Host
+from hakiri.core.secrets import find_secret_refs
 
 if TYPE_CHECKING:
-    from hakiri.runtime.wasm.source import WasmSource
+    from hakiri.connectors.wasm.source import WasmSource
 
 __all__ = ["WasmConnector", "WasmOptions", "connector_for"]
 
@@ -77,7 +77,7 @@ class WasmConnector:
             grant = Grant.model_validate(guest_options.pop("grant", None) or {})
         except ValidationError as exc:
             raise ConfigError(
-                f"{self.name}: grant: {validation_message(exc)}",
+                f"{self.name}: grant: {first_error(exc, noun='key')}",
                 hint='grant = { hosts = ["host:port"], secrets = ["NAME"], limits = {…} }',
             ) from None
         path = self.path(host)
@@ -102,12 +102,11 @@ def _build(
     options: dict[str, Any],
     host: Host,
 ) -> WasmSource:
-    from hakiri.runtime.wasm._wasmtime import import_http_stack, import_wasmtime
-    from hakiri.runtime.wasm.engine import load_component
-    from hakiri.runtime.wasm.source import LoadedConnector, WasmSource, check_exports
+    from hakiri.connectors.wasm._wasmtime import import_wasmtime
+    from hakiri.connectors.wasm.engine import load_component
+    from hakiri.connectors.wasm.source import LoadedConnector, WasmSource, check_exports
 
     import_wasmtime()
-    import_http_stack()
     component = load_component(path)
     exports = check_exports(component, path)
     loaded = LoadedConnector(

@@ -23,15 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from hakiri.core.errors import (
-    CapabilityDenied,
-    ConfigError,
-    MissingDependency,
-    SecretError,
-    SourceError,
-)
-from hakiri.core.records import Page
-from hakiri.runtime.wasm import (
+from hakiri.connectors.wasm import (
     DEFAULT_LIMITS,
     ConnectorManifest,
     Grant,
@@ -46,8 +38,16 @@ from hakiri.runtime.wasm import (
     connector_for,
     load_manifest,
 )
-from hakiri.runtime.wasm.engine import compile_stats, forget_loaded, load_component
-from hakiri.runtime.wasm.manifest import effective_limits
+from hakiri.connectors.wasm.engine import compile_stats, forget_loaded, load_component
+from hakiri.connectors.wasm.manifest import effective_limits
+from hakiri.core.errors import (
+    CapabilityDenied,
+    ConfigError,
+    MissingDependency,
+    SecretError,
+    SourceError,
+)
+from hakiri.core.records import Page
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.demo_api import DemoApi
 from hakiri.testing.fixtures import demo_api  # noqa: F401
@@ -303,12 +303,12 @@ def test_missing_wasmtime_is_a_missing_dependency(
     with pytest.raises(MissingDependency) as missing:
         connector_for(reference).create({}, TestHost(tmp_path))
     assert "need wasmtime, which is not installed" in missing.value.one_line()
-    assert "pip install 'hakiri-runtime[wasm]'" in missing.value.one_line()
+    assert "pip install 'hakiri-connectors[wasm]'" in missing.value.one_line()
 
 
 def test_the_package_imports_without_wasmtime() -> None:
     code = (
-        "import sys, hakiri.runtime.wasm as w\n"
+        "import sys, hakiri.connectors.wasm as w\n"
         "w.connector_for('x.wasm')\n"
         "assert 'wasmtime' not in sys.modules, 'wasmtime imported'\n"
     )

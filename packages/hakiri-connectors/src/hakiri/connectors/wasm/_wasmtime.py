@@ -1,8 +1,8 @@
-"""wasmtime (and the HTTP stack the host shares with the http connector), imported on use.
+"""wasmtime, imported on use.
 
-``import hakiri.runtime.wasm`` never loads them: the ``hakiri`` profile does not install
+``import hakiri.connectors.wasm`` never loads it: the ``hakiri`` profile does not install
 wasmtime, and a project without ``connector = "wasm:…"`` never needs it. A missing package
-becomes a ``MissingDependency`` naming what to install.
+becomes a ``MissingDependency`` naming the extra to install.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 from hakiri.core.errors import MissingDependency
 
-__all__ = ["import_component_api", "import_http_stack", "import_wasmtime"]
+__all__ = ["import_component_api", "import_wasmtime"]
 
 _HINT = (
-    "install it with: pip install 'hakiri-runtime[wasm]'  (or: uv add 'hakiri-runtime[wasm]'; "
-    "the hakiri-full profile includes it)"
+    "install it with: pip install 'hakiri-connectors[wasm]'  "
+    "(or: uv add 'hakiri-connectors[wasm]'; the hakiri-full profile includes it)"
 )
 
 
@@ -115,16 +115,3 @@ def _install_fast_bytes(api: ModuleType) -> None:
 
         list_type.convert_to_c = convert_to_c
         list_type.convert_from_c = convert_from_c
-
-
-def import_http_stack() -> None:
-    """Check that urllib3 and the built-in connectors (the host reuses the http connector's
-    decoder) are installed; ``MissingDependency`` otherwise."""
-    for module in ("urllib3", "hakiri.connectors.http.decode"):
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise MissingDependency(
-                f"WebAssembly connectors need {module.split('.')[0]}, which is not installed",
-                hint="install it with: pip install hakiri  (or the hakiri-full profile)",
-            ) from exc

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hakiri.core.errors import CapabilityDenied, ConfigError
+from hakiri.core.options import first_error
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -37,7 +38,6 @@ __all__ = [
     "effective_limits",
     "load_manifest",
     "manifest_path",
-    "validation_message",
 ]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
@@ -227,24 +227,6 @@ def manifest_path(wasm_path: Path) -> Path:
     return wasm_path.with_suffix(".toml")
 
 
-def _describe(error: Any) -> str:
-    location = ".".join(str(part) for part in error.get("loc", ()))
-    if error.get("type") == "extra_forbidden":
-        return f"unknown key {location!r}"
-    if error.get("type") == "missing":
-        return f"missing required key {location!r}"
-    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-    return f"{location}: {message}" if location else message
-
-
-def validation_message(exc: ValidationError) -> str:
-    """The first error of ``exc`` on one line, naming the key."""
-    errors = exc.errors(include_url=False, include_input=False)
-    first = _describe(errors[0]) if errors else str(exc)
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{first}{more}"
-
-
 def load_manifest(wasm_path: Path) -> ConnectorManifest:
     """The manifest beside ``wasm_path``; ``ConfigError`` when it is missing or invalid."""
     path = manifest_path(wasm_path)
@@ -262,7 +244,7 @@ def load_manifest(wasm_path: Path) -> ConnectorManifest:
     try:
         return ConnectorManifest.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {validation_message(exc)}", hint=hint) from None
+        raise ConfigError(f"{path}: {first_error(exc, noun='key')}", hint=hint) from None
 
 
 def effective_limits(manifest: ConnectorManifest, grant: Grant) -> Limits:

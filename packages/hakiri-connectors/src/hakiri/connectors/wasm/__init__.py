@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hakiri.runtime.wasm.errors import (
+from hakiri.connectors.wasm.errors import (
     WasmError,
     WasmFuelExhausted,
     WasmInvalid,
@@ -22,8 +22,8 @@ from hakiri.runtime.wasm.errors import (
     WasmTimeout,
     WasmTrap,
 )
-from hakiri.runtime.wasm.factory import WasmConnector, WasmOptions, connector_for
-from hakiri.runtime.wasm.manifest import (
+from hakiri.connectors.wasm.factory import WasmConnector, WasmOptions, connector_for
+from hakiri.connectors.wasm.manifest import (
     DEFAULT_LIMITS,
     MAX_LIMITS,
     ConnectorManifest,
@@ -35,7 +35,7 @@ from hakiri.runtime.wasm.manifest import (
 )
 
 if TYPE_CHECKING:
-    from hakiri.runtime.wasm.source import WasmSource
+    from hakiri.connectors.wasm.source import WasmSource
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -67,7 +67,7 @@ WIT_DIR = Path(__file__).parent / "wit"
 def __getattr__(name: str) -> Any:
     # The source module imports pyarrow; it loads when a source is first asked for.
     if name == "WasmSource":
-        from hakiri.runtime.wasm.source import WasmSource
+        from hakiri.connectors.wasm.source import WasmSource
 
         return WasmSource
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
