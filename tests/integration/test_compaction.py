@@ -61,3 +61,39 @@ def test_compaction_creates_no_schema_version(tmp_path: Path) -> None:
         .json()["rows"]
     )
     assert rows == [[1, ["r2"], {"x": 2}], [2, [], None]]
+
+
+def test_a_replace_deletes_the_generation_it_replaced(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write_manifest(
+        project,
+        """
+[pipelines.accounts]
+chunk_rows = 1
+
+[pipelines.accounts.source]
+connector = "file"
+path = "accounts.jsonl"
+
+[pipelines.accounts.destination]
+write = "replace"
+""",
+    )
+    _append(project, {"id": 1}, {"id": 2})
+    run_hakiri("run", "accounts", cwd=project).check()
+    data = project / ".hakiri" / "context" / "accounts"
+    first = sorted(data.iterdir())
+    _append(project, {"id": 3})
+    second = run_hakiri("run", "accounts", "--json", cwd=project).check().json()
+    # The old generation is gone as soon as the new one is visible, and said so — not left
+    # for the next run to report as "uncommitted".
+    assert second["superseded_files"] == len(first) and second["removed_files"] == 0
+    assert not set(first) & set(data.iterdir())
+    third = run_hakiri("run", "accounts", "--json", cwd=project).check().json()
+    assert third["removed_files"] == 0
+    rows = (
+        run_hakiri("query", "select count(*) from accounts", "--format", "json", cwd=project)
+        .check()
+        .json()["rows"]
+    )
+    assert rows == [[3]]

@@ -40,7 +40,12 @@ from hakiri.runtime.cursor_state import CursorState
 from hakiri.runtime.host import LocalHost
 from hakiri.runtime.pipeline import resolve_pipeline
 from hakiri.runtime.prefetch import PageReader
-from hakiri.runtime.recovery import failure_of, last_words, settle_interrupted
+from hakiri.runtime.recovery import (
+    failure_of,
+    last_words,
+    remove_superseded,
+    settle_interrupted,
+)
 from hakiri.runtime.schema_gate import SchemaGate
 from hakiri.runtime.secrets import EnvSecretResolver
 from hakiri.runtime.transforms import pipeline_transforms
@@ -73,6 +78,9 @@ class RunSummary:
     resumed_from: str | None = None
     interrupted_runs: list[str] = field(default_factory=list)
     removed_files: list[str] = field(default_factory=list)
+    """Files earlier runs staged but never committed, collected before this one started."""
+    superseded_files: list[str] = field(default_factory=list)
+    """Files of the generation this run's ``replace`` sweep replaced, deleted after it."""
     error: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,6 +97,7 @@ class RunSummary:
             "resumed_from": self.resumed_from,
             "interrupted_runs": self.interrupted_runs,
             "removed_files": len(self.removed_files),
+            "superseded_files": len(self.superseded_files),
             "error": self.error,
         }
 
@@ -267,6 +276,9 @@ class RunExecutor:
         self.summary.elapsed = time.perf_counter() - started
         assert self.run_id is not None
         self.catalog.finish_run(self.run_id, RunStatus.SUCCEEDED, finished_at=self.clock.now())
+        self.summary.superseded_files = remove_superseded(
+            self.destination, self.spec.table, self.spec.destination.write
+        )
         return self.summary
 
     def _pull_all(

@@ -18,10 +18,16 @@ from typing import Any
 
 from hakiri.core.errors import HakiriError
 from hakiri.core.lock import PipelineLock
-from hakiri.core.ports import Catalog
-from hakiri.core.records import RunStatus
+from hakiri.core.ports import Catalog, Destination
+from hakiri.core.records import RunStatus, WriteDisposition
 
-__all__ = ["INTERRUPTED", "failure_of", "last_words", "settle_interrupted"]
+__all__ = [
+    "INTERRUPTED",
+    "failure_of",
+    "last_words",
+    "remove_superseded",
+    "settle_interrupted",
+]
 
 INTERRUPTED = "interrupted"
 
@@ -68,3 +74,15 @@ def settle_interrupted(
             )
     if lock is not None and note is not None:
         lock.clear_note()
+
+
+def remove_superseded(destination: Destination, table: str, write: WriteDisposition) -> list[str]:
+    """After a ``replace`` sweep's final commit, delete the generation it replaced.
+
+    Nothing can make those files visible again; left on disk, the next run would collect
+    them and report them as uncommitted. The caller holds the pipeline's lock, so no other
+    run of the pipeline owns a file of the table.
+    """
+    if write is not WriteDisposition.REPLACE:
+        return []
+    return destination.prepare(table, live_runs=set())

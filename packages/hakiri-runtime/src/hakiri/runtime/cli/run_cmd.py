@@ -52,6 +52,8 @@ def run(pipelines: tuple[str, ...], run_all: bool, project_dir: Path | None, as_
             notes.append(f"closed {len(summary.interrupted_runs)} interrupted run(s)")
         if summary.removed_files:
             notes.append(f"removed {len(summary.removed_files)} uncommitted file(s)")
+        if summary.superseded_files:
+            notes.append(f"deleted {len(summary.superseded_files)} file(s) of the replaced table")
         if summary.resumed_from:
             notes.append(f"resumed run {summary.resumed_from}")
         extra = f" [{'; '.join(notes)}]" if notes else ""

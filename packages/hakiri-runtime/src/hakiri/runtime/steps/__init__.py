@@ -35,6 +35,7 @@ from hakiri.core.manifest import Project
 from hakiri.core.ports import Clock
 from hakiri.core.records import RunRecord, RunStatus, StepRecord
 from hakiri.runtime.executor import new_run_id, start_sweep
+from hakiri.runtime.recovery import remove_superseded
 from hakiri.runtime.steps._commit import all_pulls, commit_run
 from hakiri.runtime.steps._pull import pull_group
 from hakiri.runtime.steps._records import (
@@ -192,6 +193,7 @@ def commit_step(
         if COMMIT not in steps:
             commit_run(session, run, plan, all_pulls(run, plan, steps))
         session.catalog.finish_run(run.run_id, RunStatus.SUCCEEDED, finished_at=session.clock.now())
+        remove_superseded(session.destination, session.spec.table, session.spec.destination.write)
         finished = session.catalog.get_run(run.run_id)
         assert finished is not None
         return run_summary(session.spec, finished, session.steps(finished))
