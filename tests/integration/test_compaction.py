@@ -97,3 +97,34 @@ write = "replace"
         .json()["rows"]
     )
     assert rows == [[3]]
+
+
+def test_a_killed_compaction_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
+    import signal
+
+    project = tmp_path / "project"
+    write_manifest(project, _MANIFEST)
+    _append(project, {"id": 1, "tags": ["a"]}, {"id": 2, "tags": ["b"]})
+    run_hakiri("run", "accounts", cwd=project).check()
+    _append(project, {"id": 1, "tags": ["c"]})
+    run_hakiri("run", "accounts", cwd=project).check()
+    data = project / ".hakiri" / "context" / "accounts"
+    committed = set(data.iterdir())
+
+    killed = run_hakiri(
+        "compact", "accounts", cwd=project, env={"HAKIRI_FAILPOINTS": "compact_staged"}
+    )
+    assert killed.returncode == -signal.SIGKILL
+    leftovers = set(data.iterdir()) - committed
+    assert leftovers, "the killed compaction staged a file first"
+    dead = _describe(project)["runs"][0]
+    assert (dead["trigger"], dead["status"]) == ("compact", "running")
+
+    done = run_hakiri("compact", "accounts", "--json", cwd=project).check().json()
+    assert done[0]["files_after"] == 1
+    runs = _describe(project)["runs"]
+    closed = next(r for r in runs if r["run_id"] == dead["run_id"])
+    # It committed nothing: failed, not partial_failure; its staged file is gone.
+    assert closed["status"] == "failed" and closed["error"]["code"] == "interrupted", closed
+    assert not leftovers & set(data.iterdir())
+    assert len(list(data.iterdir())) == 1

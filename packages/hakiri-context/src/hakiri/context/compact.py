@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hakiri.context._views import ident, plan_view
 from hakiri.core.clock import SystemClock
 from hakiri.core.errors import ConfigError, StoreError, UnknownTable
+from hakiri.core.failpoints import failpoint
 from hakiri.core.lock import PipelineLock
 from hakiri.core.plugins import open_catalog
 from hakiri.core.records import (
@@ -33,6 +34,7 @@ from hakiri.core.records import (
     TableRecord,
     WriteDisposition,
 )
+from hakiri.core.recovery import settle_interrupted
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
     from hakiri.core.ports import Catalog, Clock
 
 __all__ = ["FILE_ROWS", "Compaction", "compact_table"]
+
+COMPACT_TRIGGER = "compact"
+"""The trigger of a compaction's run record."""
 
 FILE_ROWS = 1_000_000
 """Rows per compacted file: large enough for few files, small enough to write in bounded
@@ -81,10 +86,43 @@ def compact_table(project: Project, table: str, *, clock: Clock | None = None) -
     )
     try:
         record = _merge_table(catalog, table)
-        with PipelineLock(project.store_root, record.pipeline):
+        with PipelineLock(project.store_root, record.pipeline) as lock:
+            _recover(catalog, record, project.store_root, clock, lock)
             return _Compactor(catalog, record, project.store_root, clock).run()
     finally:
         catalog.close()
+
+
+def _recover(
+    catalog: Catalog, record: TableRecord, store_root: Path, clock: Clock, lock: PipelineLock
+) -> None:
+    """Close the compactions of this pipeline whose process died, and delete what they
+    staged, under the pipeline's lock.
+
+    Only compactions: a dead ``hakiri run`` is closed by the next run (which resumes it),
+    and an open workflow run lives across processes by design — its staged pulls are kept.
+    """
+    from hakiri.context.destination.destination import collect_unreferenced
+
+    now = clock.now()
+    reason = "the process running it stopped"
+    running = [
+        r for r in catalog.list_runs(record.pipeline, limit=1000) if r.status is RunStatus.RUNNING
+    ]
+    dead = [r.run_id for r in running if r.trigger == COMPACT_TRIGGER]
+    for run_id in dead:
+        # As interrupt_running marks a dead run; settle_interrupted then makes one that
+        # committed nothing ``failed``.
+        catalog.finish_run(
+            run_id,
+            RunStatus.PARTIAL_FAILURE,
+            finished_at=now,
+            error_code="interrupted",
+            error_message=reason,
+        )
+    settle_interrupted(catalog, dead, lock=lock, finished_at=now, reason=reason)
+    live = {r.run_id for r in running if r.trigger != COMPACT_TRIGGER}
+    collect_unreferenced(store_root, catalog, record.name, live_runs=live)
 
 
 def _merge_table(catalog: Catalog, table: str) -> TableRecord:
@@ -125,7 +163,7 @@ class _Compactor:
                 pipeline=self.record.pipeline,
                 status=RunStatus.RUNNING,
                 started_at=self.clock.now(),
-                trigger="compact",
+                trigger=COMPACT_TRIGGER,
                 pid=os.getpid(),
                 host=socket.gethostname(),
             )
@@ -133,6 +171,7 @@ class _Compactor:
         try:
             for seq, data in enumerate(self._newest_rows(files)):
                 self._stage(data, run_id, seq)
+            failpoint("compact_staged")
             now = self.clock.now()
             payload = {"compacted": [f.path for f in files], "files": [f.path for f in self.staged]}
             self.catalog.commit(

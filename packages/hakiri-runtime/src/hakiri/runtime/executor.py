@@ -35,17 +35,17 @@ from hakiri.core.records import (
     StepRecord,
     WriteDisposition,
 )
-from hakiri.runtime.chunk import Chunk
-from hakiri.runtime.cursor_state import CursorState
-from hakiri.runtime.host import LocalHost
-from hakiri.runtime.pipeline import resolve_pipeline
-from hakiri.runtime.prefetch import PageReader
-from hakiri.runtime.recovery import (
+from hakiri.core.recovery import (
     failure_of,
     last_words,
     remove_superseded,
     settle_interrupted,
 )
+from hakiri.runtime.chunk import Chunk
+from hakiri.runtime.cursor_state import CursorState
+from hakiri.runtime.host import LocalHost
+from hakiri.runtime.pipeline import resolve_pipeline
+from hakiri.runtime.prefetch import PageReader
 from hakiri.runtime.schema_gate import SchemaGate
 from hakiri.runtime.secrets import EnvSecretResolver
 from hakiri.runtime.transforms import pipeline_transforms

@@ -13,13 +13,19 @@ from typing import TYPE_CHECKING
 
 from hakiri.core.closing import Closing
 from hakiri.core.errors import StoreError
-from hakiri.core.ports import Host
+from hakiri.core.ports import Catalog, Host
 from hakiri.core.records import CommitRequest, CommitResult, StagedFile
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["CONTEXT_DIR", "ContextDestination", "run_id_of", "staged_path"]
+__all__ = [
+    "CONTEXT_DIR",
+    "ContextDestination",
+    "collect_unreferenced",
+    "run_id_of",
+    "staged_path",
+]
 
 CONTEXT_DIR = "context"
 _TABLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -51,6 +57,36 @@ def run_id_of(file_name: str) -> str | None:
             run_id, dash, _ = stem.rpartition("-")
             return run_id if dash else None
     return None
+
+
+def collect_unreferenced(
+    store_root: Path, catalog: Catalog, table: str, live_runs: set[str]
+) -> list[str]:
+    """Delete ``table``'s data files the catalog does not reference and no live run owns
+    (a dead run's leftovers, a replaced generation); return their store-relative paths.
+
+    The caller holds the pipeline's lock: every run not in ``live_runs`` is dead.
+    """
+    if not _TABLE.fullmatch(table):
+        raise StoreError(f"table name {table!r} is not a valid identifier")
+    directory = store_root / CONTEXT_DIR / table
+    if not directory.is_dir():
+        return []
+    referenced = catalog.referenced_paths(table)
+    removed: list[str] = []
+    for path in sorted(directory.rglob("*")):
+        run_id = run_id_of(path.name)
+        if run_id is None or not path.is_file():
+            continue
+        relative = path.relative_to(store_root).as_posix()
+        if relative in referenced or run_id in live_runs:
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue  # removed meanwhile (a concurrent prepare): the goal is met
+        removed.append(relative)
+    return removed
 
 
 class ContextDestination(Closing):
@@ -87,26 +123,7 @@ class ContextDestination(Closing):
     def prepare(self, table: str, *, live_runs: set[str]) -> list[str]:
         """Delete ``table``'s data files that the catalog does not reference and that no
         live run owns; return their store-relative paths, sorted."""
-        if not _TABLE.fullmatch(table):
-            raise StoreError(f"table name {table!r} is not a valid identifier")
-        directory = self.store_root / CONTEXT_DIR / table
-        if not directory.is_dir():
-            return []
-        referenced = self._host.catalog.referenced_paths(table)
-        removed: list[str] = []
-        for path in sorted(directory.rglob("*")):
-            run_id = run_id_of(path.name)
-            if run_id is None or not path.is_file():
-                continue
-            relative = path.relative_to(self.store_root).as_posix()
-            if relative in referenced or run_id in live_runs:
-                continue
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                continue  # removed meanwhile (a concurrent prepare): the goal is met
-            removed.append(relative)
-        return removed
+        return collect_unreferenced(self.store_root, self._host.catalog, table, live_runs)
 
     def close(self) -> None:
         """Nothing to release: the catalog belongs to the host."""

@@ -34,8 +34,8 @@ from typing import Any
 from hakiri.core.manifest import Project
 from hakiri.core.ports import Clock
 from hakiri.core.records import RunRecord, RunStatus, StepRecord
+from hakiri.core.recovery import remove_superseded
 from hakiri.runtime.executor import new_run_id, start_sweep
-from hakiri.runtime.recovery import remove_superseded
 from hakiri.runtime.steps._commit import all_pulls, commit_run
 from hakiri.runtime.steps._pull import pull_group
 from hakiri.runtime.steps._records import (
