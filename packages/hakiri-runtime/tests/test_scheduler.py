@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hakiri.core.clock import ManualClock
-from hakiri.runtime.schedule import ScheduleError
+from hakiri.core.schedule import ScheduleError
 from hakiri.runtime.scheduler import Scheduler, SchedulerLoop
 
 T0 = datetime(2026, 3, 1, 12, 7, 30, tzinfo=UTC)

@@ -1,7 +1,8 @@
 """Hakiri core: the types, the manifest and the ports every other member builds on.
 
 Importing this package is cheap: the names below load on first use, so a command that needs
-only errors does not pay for pydantic or pyarrow.
+only errors does not pay for pydantic. pyarrow is an extra (``hakiri-core[arrow]``): no module
+here imports it until an Arrow-backed helper is used.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hakiri.core.cursor import Cursor, CursorKind
+    from hakiri.core.due import due_pipelines
     from hakiri.core.errors import HakiriError
     from hakiri.core.manifest import PipelineSpec, Project, load_project
     from hakiri.core.records import Page, PageData, Plan, RunStatus, WriteDisposition
@@ -26,12 +28,14 @@ __all__ = [
     "Project",
     "RunStatus",
     "WriteDisposition",
+    "due_pipelines",
     "load_project",
 ]
 
 _HOME = {
     "Cursor": "cursor",
     "CursorKind": "cursor",
+    "due_pipelines": "due",
     "HakiriError": "errors",
     "PipelineSpec": "manifest",
     "Project": "manifest",

@@ -1,15 +1,22 @@
-"""Records and batches. A batch is an Arrow table: columnar from the source to Parquet."""
+"""Records and batches. A batch is an Arrow table: columnar from the source to Parquet.
+
+Arrow-backed: needs the ``arrow`` extra (``hakiri-core[arrow]``); importing this module does
+not, the first use does (``hakiri.core._arrow``).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, cast
 
 from hakiri.core.schema import Schema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from hakiri.core._arrow import pa
 
 __all__ = ["Batch", "Record", "normalize_table", "records_to_table"]
 

@@ -18,6 +18,9 @@ A batch column is, against the table's column of the same name:
 
 Columns the batch lacks are filled with nulls under every policy. What each policy does
 with the three kinds of change is ``decide``'s table (docs/schema-evolution.md shows it).
+
+Arrow-backed: needs the ``arrow`` extra (``hakiri-core[arrow]``); importing this module does
+not, the first use does (``hakiri.core._arrow``).
 """
 
 from __future__ import annotations
@@ -28,13 +31,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, cast
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any, cast
 
 from hakiri.core.errors import SchemaFrozen, SchemaIncompatible, SchemaRejected
 from hakiri.core.records import SchemaAction, SchemaChange, SchemaPolicy
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    from hakiri.core._arrow import pa, pc
 
 __all__ = [
     "INCOMPATIBLE",
@@ -58,7 +64,10 @@ INCOMPATIBLE = "incompatible"
 VARIANT_SUFFIX = "__variant"
 """``variant`` keeps the values of column ``c`` that do not fit its type in ``c__variant``."""
 
-_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+
+def _arrow_errors() -> tuple[type[Exception], ...]:
+    """What Arrow raises when values do not convert (a function: pyarrow loads on first use)."""
+    return (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
 
 def variant_column(column: str) -> str:
@@ -80,7 +89,7 @@ class Reconciled:
 
 # -- which type holds both ---------------------------------------------------------------------
 
-_INTS = {8: pa.int8(), 16: pa.int16(), 32: pa.int32(), 64: pa.int64()}
+_INTS = {8: "int8", 16: "int16", 32: "int32", 64: "int64"}
 _UNITS = ("s", "ms", "us", "ns")
 
 
@@ -122,7 +131,8 @@ def _integer(table: pa.DataType, batch: pa.DataType) -> pa.DataType | None:
     signed, unsigned = (table, batch) if signed_table else (batch, table)
     if signed.bit_width > unsigned.bit_width:
         return signed
-    return _INTS.get(unsigned.bit_width * 2)
+    wider = _INTS.get(unsigned.bit_width * 2)
+    return None if wider is None else cast(pa.DataType, getattr(pa, wider)())
 
 
 def _decimal(table: pa.DataType, batch: pa.DataType) -> pa.DataType | None:
@@ -269,7 +279,7 @@ def _round_trips(piece: pa.Array[Any], target: pa.DataType) -> bool:
     try:
         there = conform_array(piece, target)
         back = conform_array(there, piece.type)
-    except _ARROW_ERRORS:
+    except _arrow_errors():
         return False
     return bool(back.equals(piece))
 
@@ -390,7 +400,7 @@ def reconcile(
         batch = kept
     try:
         conformed = _assemble(batch, schema, work)
-    except _ARROW_ERRORS as exc:
+    except _arrow_errors() as exc:
         raise SchemaIncompatible(
             f"table {table!r}: a value does not fit the table's schema: {_first_line(exc)}",
             hint='schema_policy = "variant" keeps values that do not fit as JSON text',
@@ -488,7 +498,7 @@ def _variant(
     # The typed column keeps the values that fit; the others are null there.
     try:
         typed = conform_array(pc.if_else(mask, values, _nulls(len(values), values.type)), before)
-    except _ARROW_ERRORS:
+    except _arrow_errors():
         # No cast between the types at all: only nulls fitted.
         typed = _nulls(len(values), before)
     work.typed[name] = _chunked([typed], before)

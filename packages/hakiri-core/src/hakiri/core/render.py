@@ -22,6 +22,8 @@ from hakiri.core.terminal import printable
 
 if TYPE_CHECKING:
     import pyarrow as pa
+else:
+    from hakiri.core._arrow import pa
 
 __all__ = ["render"]
 
@@ -78,8 +80,6 @@ def _cell(value: Any) -> str:
 
 
 def _table(table: pa.Table, columns: list[str], rows: list[list[Any]], cut: str | None) -> str:
-    import pyarrow as pa
-
     numeric = [
         pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
         for t in table.schema.types

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from hakiri.core.ports import Source
+else:
+    from hakiri.core._arrow import pa
 
 __all__ = ["sample_source"]
 
@@ -23,8 +25,6 @@ def sample_source(source: Source, *, limit: int = 10, max_pages: int = 5) -> pa.
     """
     if limit < 0:
         raise ValueError("limit must be >= 0")
-    import pyarrow as pa
-
     plan = source.plan(None)
     queue = deque(plan.pages)
     tables: list[pa.Table] = []

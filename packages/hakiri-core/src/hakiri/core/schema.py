@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
+else:
+    from hakiri.core._arrow import pa
 
 __all__ = ["Field", "Schema"]
 
@@ -42,8 +44,6 @@ class Schema:
         return cls(fields=fields, arrow_ipc=schema.remove_metadata().serialize().to_pybytes())
 
     def to_arrow(self) -> pa.Schema:
-        import pyarrow as pa
-
         return pa.ipc.read_schema(pa.py_buffer(self.arrow_ipc))
 
     @property

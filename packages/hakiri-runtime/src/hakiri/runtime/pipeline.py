@@ -16,8 +16,8 @@ from hakiri.core.errors import ConfigError
 from hakiri.core.manifest import PipelineSpec, Project
 from hakiri.core.plugins import load_connector
 from hakiri.core.ports import ConnectorFactory, SecretResolver
+from hakiri.core.schedule import pipeline_schedule
 from hakiri.core.secrets import find_secret_refs
-from hakiri.runtime.schedule import pipeline_schedule
 
 __all__ = ["ResolvedPipeline", "resolve_pipeline"]
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hakiri.core.ports import Clock
-from hakiri.runtime.schedule import IntervalSchedule, Schedule, parse_schedule
+from hakiri.core.schedule import IntervalSchedule, Schedule, parse_schedule
 
 __all__ = ["Scheduler", "SchedulerLoop"]
 

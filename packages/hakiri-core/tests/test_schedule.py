@@ -9,7 +9,7 @@ import pytest
 
 from hakiri.core.errors import ConfigError
 from hakiri.core.manifest import load_project
-from hakiri.runtime.schedule import (
+from hakiri.core.schedule import (
     CronSchedule,
     IntervalSchedule,
     ScheduleError,
