@@ -38,7 +38,6 @@ from mcp.types import CallToolResult, TextContent
 from hakiri.testing.cli import hakiri_executable
 from hakiri.testing.daemon import DaemonProcess
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.fixtures import demo_api, github_api  # noqa: F401
 from hakiri.testing.github_api import GithubApi
 from hakiri.testing.project import write_manifest
 
@@ -348,8 +347,8 @@ def _wait_scheduled_run(daemon: DaemonProcess, pipeline: str, timeout: float = 3
 
 def test_agent_answers_from_the_daemons_store(
     tmp_path: Path,
-    github_api: GithubApi,  # noqa: F811
-    demo_api: DemoApi,  # noqa: F811
+    github_api: GithubApi,
+    demo_api: DemoApi,
 ) -> None:
     project, expected = _project(tmp_path, github_api, demo_api)
     with DaemonProcess(project) as daemon:

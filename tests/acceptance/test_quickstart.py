@@ -7,7 +7,6 @@ from pathlib import Path
 
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.fixtures import demo_api  # noqa: F401
 
 
 def _point_at(project: Path, api: DemoApi) -> None:
@@ -24,7 +23,7 @@ def _count(project: Path, sql: str) -> list[list[object]]:
     return rows
 
 
-def test_init_run_query(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F811
+def test_init_run_query(tmp_path: Path, demo_api: DemoApi) -> None:
     init = run_hakiri("init", "demo", cwd=tmp_path).check()
     project = tmp_path / "demo"
     assert (project / "hakiri.toml").is_file()
@@ -44,7 +43,7 @@ def test_init_run_query(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F81
     assert len(demo_api.requests_to("/anything")) == 2
 
 
-def test_offline_pipelines_of_the_template(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F811
+def test_offline_pipelines_of_the_template(tmp_path: Path, demo_api: DemoApi) -> None:
     run_hakiri("init", "demo", cwd=tmp_path).check()
     project = tmp_path / "demo"
     _point_at(project, demo_api)
@@ -79,7 +78,7 @@ def test_offline_pipelines_of_the_template(tmp_path: Path, demo_api: DemoApi) ->
     assert plan["pages"], "a plan names the first page it would read"
 
 
-def test_plan_reads_and_writes_nothing(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F811
+def test_plan_reads_and_writes_nothing(tmp_path: Path, demo_api: DemoApi) -> None:
     run_hakiri("init", "demo", cwd=tmp_path).check()
     project = tmp_path / "demo"
     _point_at(project, demo_api)

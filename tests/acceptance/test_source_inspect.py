@@ -6,7 +6,6 @@ from pathlib import Path
 
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.fixtures import demo_api  # noqa: F401
 from hakiri.testing.project import write_manifest
 
 
@@ -25,7 +24,7 @@ pagination = {{ kind = "link_header" }}
     return project
 
 
-def test_discover_and_sample_write_nothing(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F811
+def test_discover_and_sample_write_nothing(tmp_path: Path, demo_api: DemoApi) -> None:
     project = _project(tmp_path, demo_api)
 
     found = run_hakiri("source", "discover", "issues", "--json", cwd=project).check().json()
@@ -47,7 +46,7 @@ def test_discover_and_sample_write_nothing(tmp_path: Path, demo_api: DemoApi) ->
     assert not (project / ".hakiri").exists(), "looking at a source created the store"
 
 
-def test_unknown_stream_is_one_clear_line(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F811
+def test_unknown_stream_is_one_clear_line(tmp_path: Path, demo_api: DemoApi) -> None:
     project = _project(tmp_path, demo_api)
     result = run_hakiri("source", "sample", "issues", "--stream", "nope", cwd=project)
     assert result.returncode != 0

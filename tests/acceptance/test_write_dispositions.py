@@ -15,7 +15,6 @@ import pytest
 
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.fixtures import demo_api  # noqa: F401
 from hakiri.testing.project import write_manifest
 
 
@@ -150,7 +149,7 @@ primary_key = ["region", "id"]
 
 def test_compacting_a_table_that_is_not_merge_is_refused(
     tmp_path: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     project = tmp_path / "project"
     write_manifest(
@@ -172,7 +171,7 @@ pagination = {{ kind = "link_header" }}
     assert unknown.returncode != 0 and "no table named 'nope'" in unknown.stderr
 
 
-def test_replace_reads_the_whole_source_every_run(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F811
+def test_replace_reads_the_whole_source_every_run(tmp_path: Path, demo_api: DemoApi) -> None:
     project = tmp_path / "project"
     # The source is configured incrementally, but a replace rebuilds the table: each sweep
     # must read everything, not only what changed since the last cursor.

@@ -29,7 +29,6 @@ from hakiri.connectors.testing import (
 from hakiri.core.plugins import load_connector
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.fixtures import read_committed  # noqa: F401  (the suite reads the store)
 from hakiri.testing.wasm import build_component
 
 REPO = Path(__file__).resolve().parents[2]

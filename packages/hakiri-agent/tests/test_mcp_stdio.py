@@ -20,7 +20,6 @@ from mcp.types import CallToolResult, TextContent
 from hakiri.agent import TOOL_NAMES
 from hakiri.testing.cli import hakiri_executable, spawn_hakiri
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.fixtures import demo_api  # noqa: F401
 from hakiri.testing.project import write_manifest
 
 _REFUSED = [
@@ -138,7 +137,7 @@ async def _session(project: Path, api: DemoApi) -> None:
         assert described["table"]["rows"] == api.issue_count
 
 
-def test_mcp_session_over_stdio(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F811
+def test_mcp_session_over_stdio(tmp_path: Path, demo_api: DemoApi) -> None:
     project = _project(tmp_path, demo_api)
     anyio.run(_bounded, project, demo_api)
 
@@ -175,7 +174,7 @@ def _refused_reads(outside: Path) -> list[str]:
     ]
 
 
-def test_mcp_limits_busy_timeout_and_refusals(tmp_path: Path, demo_api: DemoApi) -> None:  # noqa: F811
+def test_mcp_limits_busy_timeout_and_refusals(tmp_path: Path, demo_api: DemoApi) -> None:
     project = _project(tmp_path, demo_api)
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -19,7 +19,6 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from hakiri.testing.cli import hakiri_executable, run_hakiri
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.fixtures import demo_api  # noqa: F401
 from hakiri.testing.project import write_manifest
 
 
@@ -81,7 +80,7 @@ async def _calls(project: Path, store: Path, before: dict[str, str]) -> list[str
 
 def test_read_only_tools_leave_an_older_catalog_byte_identical(
     tmp_path: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     project = _older_project(tmp_path, demo_api)
     store = project / ".hakiri"

@@ -23,7 +23,6 @@ from hakiri.agent.queries import QueryService
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.daemon import DaemonProcess
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.fixtures import demo_api  # noqa: F401
 from hakiri.testing.project import write_manifest
 
 pytestmark = pytest.mark.timeout(120)
@@ -82,7 +81,7 @@ def _health_after(daemon: DaemonProcess, check: Callable[[dict[str, Any]], bool]
 
 def test_a_short_schedule_fires_by_itself_and_never_overlaps(
     tmp_path: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     # 2 pages, each answered 0.6 s late: a run outlasts the 1 s interval (the shortest
     # schedule.py accepts), so the schedule is due again while the run is in flight.
@@ -124,7 +123,7 @@ def _at(text: str) -> datetime:
 
 def test_sighup_reloads_schedules_without_dropping_the_run_in_flight(
     tmp_path: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     api = demo_api
     project = tmp_path / "project"
@@ -180,7 +179,7 @@ def test_sighup_reloads_schedules_without_dropping_the_run_in_flight(
 
 def test_sigterm_drains_the_run_in_flight_and_exits_0(
     tmp_path: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     api = demo_api
     project = tmp_path / "project"
@@ -202,7 +201,7 @@ def test_sigterm_drains_the_run_in_flight_and_exits_0(
 
 def test_drain_timeout_exits_3_and_the_next_run_resumes_without_loss(
     tmp_path: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     api = demo_api
     project = tmp_path / "project"

@@ -1,5 +1,6 @@
-"""Fixtures of the connector tests: the demo API, Postgres, the store reader the conformance
-suite needs, and a test host with one secret."""
+"""Fixtures of the connector tests: a test host with one secret (the demo API, Postgres and
+the store reader the conformance suite needs come from the ``hakiri.testing.fixtures``
+plugin, registered in the root conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from hakiri.testing.fixtures import (  # noqa: F401  (fixtures, used by name)
-    demo_api,
-    postgres_db,
-    postgres_server,
-    read_committed,
-)
 from hakiri.testing.host import TestHost
 
 

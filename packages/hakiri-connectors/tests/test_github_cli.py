@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from hakiri.testing.cli import run_hakiri
-from hakiri.testing.fixtures import github_api  # noqa: F401  (a fixture, used by name)
 from hakiri.testing.github_api import GithubApi
 from hakiri.testing.project import write_manifest
 
@@ -42,7 +41,7 @@ def _rows(root: Path, sql: str) -> list[list[object]]:
     return rows
 
 
-def test_run_query_and_run_again(tmp_path: Path, github_api: GithubApi) -> None:  # noqa: F811
+def test_run_query_and_run_again(tmp_path: Path, github_api: GithubApi) -> None:
     api = github_api
     api.require_token(TOKEN)
     for repo in ("octo/hello", "octo/world"):
@@ -94,7 +93,7 @@ def test_run_query_and_run_again(tmp_path: Path, github_api: GithubApi) -> None:
             assert TOKEN.encode() not in path.read_bytes(), path
 
 
-def test_a_bad_repo_fails_the_run_with_one_line(tmp_path: Path, github_api: GithubApi) -> None:  # noqa: F811
+def test_a_bad_repo_fails_the_run_with_one_line(tmp_path: Path, github_api: GithubApi) -> None:
     github_api.add_repo("octo/hello")
     _manifest(tmp_path, github_api)  # octo/world does not exist
     result = run_hakiri("run", "gh_issues", cwd=tmp_path, env=ENV)
@@ -106,7 +105,7 @@ def test_a_bad_repo_fails_the_run_with_one_line(tmp_path: Path, github_api: Gith
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "github" / "hakiri.toml"
 
 
-def test_the_example_manifest_runs(tmp_path: Path, github_api: GithubApi) -> None:  # noqa: F811
+def test_the_example_manifest_runs(tmp_path: Path, github_api: GithubApi) -> None:
     api = github_api
     api.require_token(TOKEN)
     for repo in ("astral-sh/uv", "astral-sh/ruff"):

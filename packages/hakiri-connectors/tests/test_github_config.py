@@ -14,7 +14,6 @@ import pytest
 from hakiri.connectors.github import GithubSourceConfig, connector
 from hakiri.core.cursor import CursorKind
 from hakiri.core.errors import ConfigError, SecretError
-from hakiri.testing.fixtures import github_api  # noqa: F401  (a fixture, used by name)
 from hakiri.testing.github_api import GithubApi
 from hakiri.testing.host import TestHost
 
@@ -67,7 +66,7 @@ def test_a_literal_token_is_not_echoed_in_the_error(host: TestHost) -> None:
 
 
 def test_a_missing_token_secret_fails_before_any_request(
-    github_api: GithubApi,  # noqa: F811
+    github_api: GithubApi,
     tmp_path: Path,
 ) -> None:
     options = {"repos": ["octo/hello"], "token": "secret://NOPE", "base_url": github_api.url}
@@ -169,7 +168,7 @@ def test_token_is_a_reference_in_every_page(host: TestHost) -> None:
 
 
 def test_discover_lists_every_resource_without_a_request(
-    github_api: GithubApi,  # noqa: F811
+    github_api: GithubApi,
     host: TestHost,
 ) -> None:
     options = {

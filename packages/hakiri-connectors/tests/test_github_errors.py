@@ -13,7 +13,6 @@ from hakiri.connectors.http.client import RetryingClient
 from hakiri.connectors.http.config import RetryConfig
 from hakiri.core.errors import SourceHttpError, SourceUnreachable
 from hakiri.core.records import Page
-from hakiri.testing.fixtures import github_api  # noqa: F401  (a fixture, used by name)
 from hakiri.testing.github_api import GithubApi
 from hakiri.testing.host import TestHost
 from hakiri.testing.net import free_port
@@ -24,7 +23,7 @@ HELLO = "octo/hello"
 
 
 @pytest.fixture
-def api(github_api: GithubApi) -> GithubApi:  # noqa: F811
+def api(github_api: GithubApi) -> GithubApi:
     github_api.add_repo(HELLO)
     github_api.add_issues(HELLO, 5)
     github_api.require_token(TOKEN)

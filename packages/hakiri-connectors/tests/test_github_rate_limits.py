@@ -17,7 +17,6 @@ from hakiri.connectors.http.client import RetryingClient
 from hakiri.connectors.http.source import HttpSource
 from hakiri.core.clock import ManualClock
 from hakiri.core.errors import SourceHttpError
-from hakiri.testing.fixtures import github_api  # noqa: F401  (a fixture, used by name)
 from hakiri.testing.github_api import GithubApi
 from hakiri.testing.host import TestHost
 from hakiri.testing.sources import read_all
@@ -26,7 +25,7 @@ HELLO = "octo/hello"
 
 
 @pytest.fixture
-def api(github_api: GithubApi) -> GithubApi:  # noqa: F811
+def api(github_api: GithubApi) -> GithubApi:
     github_api.add_repo(HELLO)
     github_api.add_issues(HELLO, 5)
     return github_api

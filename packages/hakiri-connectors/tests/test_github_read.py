@@ -13,7 +13,6 @@ import pytest
 from hakiri.connectors.github import connector
 from hakiri.connectors.github.source import GithubSource
 from hakiri.core.cursor import CursorKind
-from hakiri.testing.fixtures import github_api  # noqa: F401  (a fixture, used by name)
 from hakiri.testing.github_api import GithubApi
 from hakiri.testing.host import TestHost
 from hakiri.testing.sources import ReadResult, read_all
@@ -27,7 +26,7 @@ def host(tmp_path: Path) -> TestHost:
 
 
 @pytest.fixture
-def api(github_api: GithubApi) -> Iterator[GithubApi]:  # noqa: F811
+def api(github_api: GithubApi) -> Iterator[GithubApi]:
     """Two repositories: hello has 7 issues and 2 pull requests, world 4 issues."""
     github_api.add_repo(HELLO)
     github_api.add_repo(WORLD)
@@ -142,7 +141,7 @@ def test_releases_are_a_snapshot(api: GithubApi, host: TestHost) -> None:
     assert _by_repo(again, "tag_name") == _by_repo(first, "tag_name")  # whole every time
 
 
-def test_an_empty_repository_reads_nothing(github_api: GithubApi, host: TestHost) -> None:  # noqa: F811
+def test_an_empty_repository_reads_nothing(github_api: GithubApi, host: TestHost) -> None:
     github_api.add_repo("octo/empty")
     result = _read(github_api, host, repos=["octo/empty"])
     assert result.rows == []
@@ -169,7 +168,7 @@ def test_incremental_reads_ask_each_repo_with_its_own_since(api: GithubApi, host
     assert second.cursor == {HELLO: "2025-01-01T00:00:00Z", WORLD: "2025-02-01T00:00:00Z"}
 
 
-def test_configured_since_starts_the_first_read(github_api: GithubApi, host: TestHost) -> None:  # noqa: F811
+def test_configured_since_starts_the_first_read(github_api: GithubApi, host: TestHost) -> None:
     github_api.add_repo(HELLO)
     for day in range(1, 6):
         stamp = f"2024-03-0{day}T12:00:00Z"
@@ -180,7 +179,7 @@ def test_configured_since_starts_the_first_read(github_api: GithubApi, host: Tes
 
 
 def test_pulls_incremental_stops_at_the_first_older_page(
-    github_api: GithubApi,  # noqa: F811
+    github_api: GithubApi,
     host: TestHost,
 ) -> None:
     github_api.add_repo(HELLO)

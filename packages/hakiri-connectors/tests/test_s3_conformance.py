@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 import pytest
 
 from hakiri.connectors.testing import SourceConformance, SourceHarness
-from hakiri.testing.fixtures import s3_server  # noqa: F401  (a fixture, used by name)
 from hakiri.testing.s3 import S3Server
 
 
@@ -59,5 +58,5 @@ class BucketHarness(SourceHarness):
 
 class TestS3Conformance(SourceConformance):
     @pytest.fixture
-    def harness(self, s3_server: S3Server) -> SourceHarness:  # noqa: F811
+    def harness(self, s3_server: S3Server) -> SourceHarness:
         return BucketHarness(s3_server)

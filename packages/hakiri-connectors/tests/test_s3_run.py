@@ -6,7 +6,6 @@ import gzip
 from pathlib import Path
 
 from hakiri.testing.cli import CliResult, run_hakiri
-from hakiri.testing.fixtures import s3_server  # noqa: F401  (a fixture, used by name)
 from hakiri.testing.project import store_fingerprint, write_manifest
 from hakiri.testing.s3 import SECRET_ACCESS_KEY, S3Server
 
@@ -38,7 +37,7 @@ def _error_line(result: CliResult) -> str:
 
 def test_run_reads_the_bucket_incrementally_and_fails_cleanly(
     tmp_path: Path,
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
 ) -> None:
     s3, bucket = s3_server, s3_server.new_bucket()
     s3.put_object(bucket, "events/2026/01.csv", b"id,kind\n1,a\n2,b\n")

@@ -25,7 +25,6 @@ from hakiri.core.errors import (
     SourceError,
     SourceUnreachable,
 )
-from hakiri.testing.fixtures import s3_server  # noqa: F401  (a fixture, used by name)
 from hakiri.testing.host import TestHost
 from hakiri.testing.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, S3Server
 from hakiri.testing.sources import ReadResult, read_all
@@ -47,12 +46,12 @@ def s3_host(tmp_path: Path) -> TestHost:
 
 
 @pytest.fixture
-def bucket(s3_server: S3Server) -> str:  # noqa: F811
+def bucket(s3_server: S3Server) -> str:
     return s3_server.new_bucket()
 
 
 @pytest.fixture
-def options(s3_server: S3Server, bucket: str) -> dict[str, Any]:  # noqa: F811
+def options(s3_server: S3Server, bucket: str) -> dict[str, Any]:
     return {"bucket": bucket, "endpoint_url": s3_server.url, **s3_server.credential_refs()}
 
 
@@ -82,7 +81,7 @@ def _read_keys(result: ReadResult) -> list[str]:
 
 
 def test_every_format_one_page_per_object(
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     bucket: str,
     make: Any,
 ) -> None:
@@ -110,7 +109,7 @@ def test_every_format_one_page_per_object(
     ]
 
 
-def test_prefix_and_pattern(s3_server: S3Server, bucket: str, make: Any) -> None:  # noqa: F811
+def test_prefix_and_pattern(s3_server: S3Server, bucket: str, make: Any) -> None:
     for key in ["exports/2026/a.jsonl", "exports/2026/x/b.jsonl", "exports/c.csv", "other.jsonl"]:
         s3_server.put_object(bucket, key, _jsonl([1]))
     assert _read_keys(_sweep(make, prefix="exports/2026/")) == [
@@ -126,7 +125,7 @@ def test_prefix_and_pattern(s3_server: S3Server, bucket: str, make: Any) -> None
     assert _sweep(make, prefix="nothing/").pages == []
 
 
-def test_incremental_by_etag(s3_server: S3Server, bucket: str, make: Any) -> None:  # noqa: F811
+def test_incremental_by_etag(s3_server: S3Server, bucket: str, make: Any) -> None:
     s3 = s3_server
     s3.put_object(bucket, "a.jsonl", _jsonl([1, 2]))
     s3.put_object(bucket, "b.jsonl", _jsonl([3]))
@@ -153,7 +152,7 @@ def test_incremental_by_etag(s3_server: S3Server, bucket: str, make: Any) -> Non
 
 
 def test_pages_stay_small_however_many_objects(
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     bucket: str,
     make: Any,
 ) -> None:
@@ -182,7 +181,7 @@ def test_pages_stay_small_however_many_objects(
 
 
 def test_an_object_changed_after_the_plan_is_left_for_the_next_run(
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     bucket: str,
     make: Any,
 ) -> None:
@@ -198,7 +197,7 @@ def test_an_object_changed_after_the_plan_is_left_for_the_next_run(
 
 
 def test_not_incremental_reads_everything(
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     bucket: str,
     make: Any,
 ) -> None:
@@ -212,7 +211,7 @@ def test_not_incremental_reads_everything(
 
 
 def test_discover_reads_a_large_parquet_objects_footer_only(
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     bucket: str,
     make: Any,
 ) -> None:
@@ -229,7 +228,7 @@ def test_discover_reads_a_large_parquet_objects_footer_only(
 
 
 def test_discover_reads_a_large_csv_objects_first_block(
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     bucket: str,
     make: Any,
 ) -> None:
@@ -285,7 +284,7 @@ def test_a_missing_secret_fails_at_create(tmp_path: Path, options: dict[str, Any
         connector.create(options, TestHost(tmp_path, secrets={"S3_ACCESS_KEY_ID": "x"}))
 
 
-def test_an_unreachable_endpoint(make: Any, s3_server: S3Server) -> None:  # noqa: F811
+def test_an_unreachable_endpoint(make: Any, s3_server: S3Server) -> None:
     source = make(endpoint_url="http://127.0.0.1:9", max_attempts=1, timeout=5)
     with pytest.raises(SourceUnreachable) as caught:
         source.plan(None)
@@ -301,7 +300,7 @@ def test_no_such_bucket(make: Any) -> None:
 
 
 def test_access_denied_names_no_credential(
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     make: Any,
 ) -> None:
     source = make()

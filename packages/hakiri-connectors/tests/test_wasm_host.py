@@ -50,7 +50,6 @@ from hakiri.core.errors import (
 from hakiri.core.records import Page
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.fixtures import demo_api  # noqa: F401
 from hakiri.testing.host import TestHost
 from hakiri.testing.project import store_fingerprint, write_manifest
 from hakiri.testing.wasm import build_component, component_cache_dir
@@ -159,7 +158,7 @@ def test_hakiri_run_commits_the_rows_a_component_reads(
     tmp_path: Path,
     probe_wasm: Path,
     compiled_cache: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     project = _wasm_project(tmp_path, probe_wasm, demo_api)
     env = {"HAKIRI_WASM_CACHE": str(compiled_cache)}
@@ -197,7 +196,7 @@ def test_capability_denied_at_load_names_the_missing_host(
     tmp_path: Path,
     probe_wasm: Path,
     compiled_cache: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     project = _wasm_project(tmp_path, probe_wasm, demo_api)
     manifest = project / "hakiri.toml"
@@ -365,7 +364,7 @@ def wasmtime_version() -> str:
 def test_secrets_are_substituted_on_the_wire_and_scrubbed_from_responses(
     tmp_path: Path,
     probe_wasm: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     options = {"mode": "echo", "url": f"{demo_api.url}/anything", "token": "secret://API_TOKEN"}
     source = _source(tmp_path, probe_wasm, demo_api, options, secrets=["API_TOKEN"])
@@ -380,7 +379,7 @@ def test_secrets_are_substituted_on_the_wire_and_scrubbed_from_responses(
 def test_fetches_outside_the_declared_hosts_fail_the_call(
     tmp_path: Path,
     probe_wasm: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     other = "127.0.0.1:9"  # declared by nobody
     cases = {
@@ -404,7 +403,7 @@ def test_fetches_outside_the_declared_hosts_fail_the_call(
 def test_an_undeclared_secret_reference_fails_the_call(
     tmp_path: Path,
     probe_wasm: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     options = {"mode": "fetch", "url": f"{demo_api.url}/anything", "secret_name": "HOME"}
     source = _source(tmp_path, probe_wasm, demo_api, options, secrets=["API_TOKEN"])
@@ -447,7 +446,7 @@ def test_transport_errors_reach_the_guest_as_err(tmp_path: Path, probe_wasm: Pat
 def test_each_breach_is_its_typed_error_and_the_host_stays_healthy(
     tmp_path: Path,
     probe_wasm: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
     mode: str,
     limits: dict[str, Any],
     error: type[Exception],
@@ -467,7 +466,7 @@ def test_each_breach_is_its_typed_error_and_the_host_stays_healthy(
 def test_a_slow_response_runs_into_the_call_deadline(
     tmp_path: Path,
     probe_wasm: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     options = {"mode": "fetch", "url": f"{demo_api.url}/anything"}
     limits = {"timeout_seconds": 0.3}
@@ -480,7 +479,7 @@ def test_a_slow_response_runs_into_the_call_deadline(
 def test_guest_errors_are_config_and_source_errors(
     tmp_path: Path,
     probe_wasm: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     # The guest refuses its options when the source is created, before any run reads.
     label = "wasm:connectors/probe.wasm (connector 'probe')"
@@ -499,7 +498,7 @@ def test_guest_errors_are_config_and_source_errors(
 def test_the_guest_output_tail_is_in_a_trap_message(
     tmp_path: Path,
     probe_wasm: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     source = _source(tmp_path, probe_wasm, demo_api, {"mode": "print_crash"})
     with pytest.raises(WasmTrap) as trapped:
@@ -515,7 +514,7 @@ def test_the_guest_output_tail_is_in_a_trap_message(
 def test_discover_plan_and_read_follow_the_port(
     tmp_path: Path,
     probe_wasm: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     source = _source(tmp_path, probe_wasm, demo_api, {"url": f"{demo_api.url}/issues"})
     [stream] = source.discover()
@@ -543,7 +542,7 @@ def test_discover_plan_and_read_follow_the_port(
 def test_arrow_ipc_rows_are_decoded(
     tmp_path: Path,
     probe_wasm: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     table = pa.table({"id": [1, 2], "name": ["a", "b"], "score": [0.5, None]})
     sink = pa.BufferOutputStream()
@@ -557,7 +556,7 @@ def test_arrow_ipc_rows_are_decoded(
 def test_reads_on_several_threads_each_get_their_own_sandbox(
     tmp_path: Path,
     probe_wasm: Path,
-    demo_api: DemoApi,  # noqa: F811
+    demo_api: DemoApi,
 ) -> None:
     source = _source(tmp_path, probe_wasm, demo_api, {"url": f"{demo_api.url}/issues"})
     results: dict[int, list[int]] = {}

@@ -47,7 +47,6 @@ from hakiri.runtime.steps import (
     pull_step,
 )
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.fixtures import demo_api  # noqa: F401  (a fixture, used by name)
 from hakiri.testing.project import store_fingerprint, write_manifest
 
 ISSUES = """[pipelines.issues]
@@ -74,7 +73,7 @@ COMMITTED = ("cursors", "tables", "files", "schema_versions")
 
 
 @pytest.fixture
-def api(demo_api: DemoApi) -> DemoApi:  # noqa: F811
+def api(demo_api: DemoApi) -> DemoApi:
     """The demo API (100 issues) on a free port."""
     return demo_api
 

@@ -1,9 +1,8 @@
 """Pytest fixtures shared by every member's tests.
 
-Import them explicitly where they are used (no ``pytest11`` entry point, so installing
-this package never changes another project's test run)::
-
-    from hakiri.testing.fixtures import demo_api  # noqa: F401
+A pytest plugin, registered once for the workspace by ``pytest_plugins`` in the root
+conftest.py, so tests use the fixtures by name without importing them (no ``pytest11``
+entry point, so installing this package never changes another project's test run).
 """
 
 from __future__ import annotations
@@ -53,8 +52,7 @@ def github_api() -> Iterator[GithubApi]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the whole session: ``HAKIRI_TEST_POSTGRES_URL``'s, or
-    one started on 127.0.0.1 (stopped and deleted at the end). Import it in a conftest.py
-    so that every module shares one server."""
+    one started on 127.0.0.1 (stopped and deleted at the end), shared by every module."""
     with open_server() as server:
         yield server
 
