@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hakiri.core.errors import HakiriError
+from hakiri.core.errors import HakiriError, UnknownRun
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_LIMIT",
     "MAX_TIMEOUT",
-    "UnknownRun",
     "context_query",
     "context_tables",
     "list_connectors",
@@ -37,11 +36,6 @@ MAX_LIMIT = 10_000
 """The most rows one query returns: more would swamp an agent's context."""
 MAX_TIMEOUT = 300.0
 """The longest a call may ask a query to run, in seconds ([query] timeout may be shorter)."""
-
-
-class UnknownRun(HakiriError):
-    code = "unknown_run"
-    exit_code = 2
 
 
 def version() -> str:

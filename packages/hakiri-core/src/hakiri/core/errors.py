@@ -46,6 +46,7 @@ __all__ = [
     "UnknownConnector",
     "UnknownPipeline",
     "UnknownTable",
+    "UnknownRun",
     "store_os_error",
 ]
 
@@ -108,6 +109,14 @@ class UnknownPipeline(HakiriError):
 
 class UnknownTable(HakiriError):
     code = "unknown_table"
+    exit_code = 2
+
+
+class UnknownRun(HakiriError):
+    """No such run: an unknown run id, a run of another pipeline, or (in the step protocol)
+    a workflow run no plan step opened."""
+
+    code = "unknown_run"
     exit_code = 2
 
 

@@ -25,7 +25,7 @@ from hakiri.agent.daemon import models
 from hakiri.agent.daemon.body import BadBody, parse_json
 from hakiri.agent.daemon.errors import error_response, hakiri_error_response
 from hakiri.agent.daemon.state import Daemon
-from hakiri.core.errors import HakiriError
+from hakiri.core.errors import HakiriError, UnknownRun
 
 __all__ = ["ENDPOINTS", "Endpoint", "route"]
 
@@ -149,7 +149,7 @@ def _run(daemon: Daemon, path: dict[str, str], _p: Any, _b: Any) -> tuple[int, A
     live = daemon.runs.get(run_id)
     try:
         trace = ops.run_trace(daemon.root, run_id)
-    except ops.UnknownRun:
+    except UnknownRun:
         if live is None:
             raise
         # Started here, but the source has not answered yet (or could not be reached):

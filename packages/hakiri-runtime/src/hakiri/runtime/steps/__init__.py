@@ -31,6 +31,7 @@ import os
 import socket
 from typing import Any
 
+from hakiri.core.errors import UnknownRun
 from hakiri.core.manifest import Project
 from hakiri.core.ports import Clock
 from hakiri.core.records import RunRecord, RunStatus, StepRecord
@@ -55,7 +56,7 @@ from hakiri.runtime.steps._results import (
     run_summary,
 )
 from hakiri.runtime.steps._session import WORKFLOW_TRIGGER, StepSession, check_open, plan_of
-from hakiri.runtime.steps.errors import RunNotOpen, StepsMissing, UnknownPage, UnknownRun
+from hakiri.runtime.steps.errors import RunNotOpen, StepsMissing, UnknownPage
 
 __all__ = [
     "MAX_PULL_STEPS",

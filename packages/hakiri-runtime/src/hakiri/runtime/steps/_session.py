@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from hakiri.core.clock import SystemClock
-from hakiri.core.errors import HakiriError
+from hakiri.core.errors import HakiriError, UnknownRun
 from hakiri.core.lock import PipelineLock
 from hakiri.core.manifest import PipelineSpec, Project
 from hakiri.core.plugins import open_catalog
@@ -17,7 +17,7 @@ from hakiri.runtime.host import LocalHost
 from hakiri.runtime.pipeline import ResolvedPipeline, resolve_pipeline
 from hakiri.runtime.secrets import EnvSecretResolver
 from hakiri.runtime.steps._records import PLAN, PlanRecord
-from hakiri.runtime.steps.errors import RunNotOpen, UnknownRun
+from hakiri.runtime.steps.errors import RunNotOpen
 from hakiri.runtime.transforms import pipeline_transforms
 
 __all__ = ["WORKFLOW_TRIGGER", "StepSession", "check_open", "plan_of"]

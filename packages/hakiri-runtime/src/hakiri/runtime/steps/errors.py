@@ -1,17 +1,13 @@
-"""The errors of the step protocol; the daemon maps their codes to HTTP statuses."""
+"""The errors of the step protocol; the daemon maps their codes to HTTP statuses.
+
+A step naming no such run raises ``hakiri.core.errors.UnknownRun``, the agent's error for an
+unknown run id too."""
 
 from __future__ import annotations
 
 from hakiri.core.errors import HakiriError
 
-__all__ = ["RunNotOpen", "StepsMissing", "UnknownPage", "UnknownRun"]
-
-
-class UnknownRun(HakiriError):
-    """No such run, a run of another pipeline, or a run no plan step opened."""
-
-    code = "unknown_run"
-    exit_code = 2
+__all__ = ["RunNotOpen", "StepsMissing", "UnknownPage"]
 
 
 class UnknownPage(HakiriError):
