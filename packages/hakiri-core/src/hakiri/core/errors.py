@@ -20,10 +20,13 @@ __all__ = [
     "ConfigError",
     "CursorConflict",
     "HakiriError",
+    "InvalidObjectKey",
     "LeaseLost",
     "ManifestError",
     "MissingDependency",
+    "ObjectNotFound",
     "PipelineBusy",
+    "PreconditionFailed",
     "PrimaryKeyMissing",
     "QueryError",
     "QueryRefused",
@@ -39,7 +42,9 @@ __all__ = [
     "SourceHttpError",
     "SourceUnreachable",
     "StoreError",
+    "StoreDenied",
     "StoreFull",
+    "StoreUnreachable",
     "StoreUnwritable",
     "TransformError",
     "TransformRefused",
@@ -296,3 +301,40 @@ class SchemaIncompatible(SchemaRejected):
     """A column changed type incompatibly and the policy cannot keep the values."""
 
     code = "schema_incompatible"
+
+
+# -- object stores (``hakiri.core.ports.ObjectStore``) -----------------------------------------
+
+
+class ObjectNotFound(StoreError):
+    """No object is stored under the key (a get, head or open of a missing key)."""
+
+    code = "object_not_found"
+
+
+class PreconditionFailed(StoreError):
+    """A conditional write or delete lost: the object already existed (put-if-absent), or it
+    changed or vanished since the version the caller named (put-if-match, delete-if-match).
+    Nothing was written; read the object again and decide."""
+
+    code = "precondition_failed"
+
+
+class InvalidObjectKey(StoreError):
+    """An object key is not a relative, '/'-separated path of plain segments."""
+
+    code = "invalid_object_key"
+    exit_code = 2
+
+
+class StoreDenied(StoreError):
+    """The store refused to let this process read or list (credentials, bucket policy,
+    file permissions)."""
+
+    code = "store_denied"
+
+
+class StoreUnreachable(StoreError):
+    """The store's endpoint cannot be reached (network, DNS, endpoint URL)."""
+
+    code = "store_unreachable"

@@ -7,10 +7,13 @@ Implementations live in other members and are found through entry points
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, runtime_checkable
 
 from hakiri.core.cursor import Cursor, JsonValue
 from hakiri.core.records import (
@@ -42,6 +45,12 @@ __all__ = [
     "Destination",
     "Host",
     "Leases",
+    "ObjectData",
+    "ObjectInfo",
+    "ObjectReader",
+    "ObjectStore",
+    "PutBody",
+    "PutResult",
     "SecretResolver",
     "Source",
     "Transform",
@@ -247,3 +256,134 @@ class ConnectorFactory(Protocol):
     def create(self, options: Mapping[str, Any], host: Host) -> Any:
         """A Source or Destination for validated ``options``; raises ``ConfigError``."""
         ...
+
+
+# -- object stores ----------------------------------------------------------------------------
+
+PutBody = bytes | bytearray | memoryview | PathLike[str] | BinaryIO | Iterable[bytes]
+"""What a put takes: bytes, a file path or a binary file (read in chunks), or an iterator of
+chunks — so a large file is streamed, never held in memory whole."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """One stored object, as head and list report it."""
+
+    key: str
+    size: int
+    etag: str
+    """The stored version, without quotes: it changes whenever the content changes. Compare
+    it, never parse it (a local store's is the MD5 of the content, S3's depends on how the
+    object was uploaded)."""
+    last_modified: datetime
+    """Timezone-aware (UTC)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """What a put stored: the version to name in a later ``put_if_match`` / ``delete``."""
+
+    key: str
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectData:
+    """A whole object read by ``get``: its bytes and the version they are."""
+
+    info: ObjectInfo
+    data: bytes
+
+
+class ObjectReader(Protocol):
+    """An object opened for streaming: a raw binary file (an ``io.RawIOBase``: ``read``,
+    ``readinto``, wrappable in ``io.BufferedReader``) that also yields chunks. Close it (or
+    use ``with``); ``info`` is the version being read."""
+
+    @property
+    def info(self) -> ObjectInfo: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    def read(self, size: int = -1, /) -> bytes:
+        """At most ``size`` bytes (fewer is not the end: b"" is), or the rest with -1."""
+        ...
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int | None: ...
+
+    def chunks(self, size: int = ...) -> Iterator[bytes]:
+        """The rest of the object, ``size`` bytes (or fewer) at a time."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> ObjectReader: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
+
+
+class ObjectStore(Protocol):
+    """Objects under '/'-separated keys (``context/orders/0001.parquet``), with conditional
+    writes so that writers on many machines cannot silently overwrite each other.
+
+    Every implementation passes ``hakiri.core.objectstore.testing.ObjectStoreConformance``.
+    Keys are relative paths of plain segments: empty, absolute, ``.``/``..``, empty segments,
+    backslashes and control characters raise ``InvalidObjectKey`` before the store is
+    touched. A put is atomic: readers see the old object or the new one, never part of one,
+    and a put that fails (its body iterator raised, the disk filled) leaves no object
+    behind. ETags are compared without quotes. Errors are ``StoreError`` subclasses:
+    ``ObjectNotFound``, ``PreconditionFailed``, ``StoreDenied``, ``StoreUnwritable``,
+    ``StoreFull``, ``StoreUnreachable``. Methods may be called from many threads.
+    """
+
+    @property
+    def url(self) -> str:
+        """Where the objects live (``file:///…``, ``s3://bucket/prefix``), for messages."""
+        ...
+
+    def put(self, key: str, body: PutBody) -> PutResult:
+        """Store ``body`` under ``key``, replacing any object there."""
+        ...
+
+    def put_if_absent(self, key: str, body: PutBody) -> PutResult:
+        """Store ``body`` only if no object is at ``key``; of concurrent callers exactly one
+        wins, the others get ``PreconditionFailed``."""
+        ...
+
+    def put_if_match(self, key: str, body: PutBody, etag: str) -> PutResult:
+        """Replace the object only if its version is still ``etag``; of concurrent callers
+        naming the same version exactly one wins. ``PreconditionFailed`` if the object
+        changed or is missing."""
+        ...
+
+    def get(self, key: str) -> ObjectData:
+        """The whole object and its version; ``ObjectNotFound`` if missing."""
+        ...
+
+    def open(self, key: str) -> ObjectReader:
+        """The object for streaming (large objects); ``ObjectNotFound`` if missing."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo:
+        """Size, version and time of the object; ``ObjectNotFound`` if missing."""
+        ...
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix`` (a plain string prefix: ``a/b``
+        matches ``a/b/c`` and ``a/bc``), in key order (UTF-8 bytes), fetched page by page."""
+        ...
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Remove the object; a missing key is not an error, unless ``if_match`` names a
+        version (then ``PreconditionFailed`` when it is missing or changed)."""
+        ...
+
+    def close(self) -> None: ...
