@@ -33,7 +33,6 @@ from hakiri.core.objectstore.testing import (  # noqa: E402
     stream_large_object,
 )
 from hakiri.core.ports import ObjectStore  # noqa: E402
-from hakiri.testing.fixtures import s3_server  # noqa: E402, F401  (a fixture, used by name)
 from hakiri.testing.net import free_port  # noqa: E402
 from hakiri.testing.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, S3Server  # noqa: E402
 
@@ -55,12 +54,12 @@ def _store(endpoint: str, bucket: str, **options: Any) -> S3ObjectStore:
 
 
 @pytest.fixture
-def bucket(s3_server: S3Server) -> str:  # noqa: F811
+def bucket(s3_server: S3Server) -> str:
     return s3_server.new_bucket("objects")
 
 
 @pytest.fixture
-def stores(s3_server: S3Server, bucket: str) -> Iterator[Callable[..., S3ObjectStore]]:  # noqa: F811
+def stores(s3_server: S3Server, bucket: str) -> Iterator[Callable[..., S3ObjectStore]]:
     """Open stores on ``bucket`` (closed after the test)."""
     opened: list[S3ObjectStore] = []
 
@@ -98,7 +97,7 @@ def _uploads(s3: S3Server, bucket: str) -> list[Any]:
 
 
 def test_failed_and_lost_multipart_uploads_are_aborted(
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     bucket: str,
     stores: Callable[..., S3ObjectStore],
 ) -> None:
@@ -119,7 +118,7 @@ def test_failed_and_lost_multipart_uploads_are_aborted(
 
 
 def test_a_prefix_keeps_stores_apart(
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     bucket: str,
     stores: Callable[..., S3ObjectStore],
 ) -> None:
@@ -146,7 +145,7 @@ def test_an_unreachable_endpoint_is_one_line() -> None:
     assert "nowhere" in line and caught.value.hint
 
 
-def test_a_missing_bucket_is_named(s3_server: S3Server) -> None:  # noqa: F811
+def test_a_missing_bucket_is_named(s3_server: S3Server) -> None:
     store = _store(s3_server.url, "no-such-bucket")
     try:
         with pytest.raises(StoreError, match="does not exist") as caught:
@@ -159,7 +158,7 @@ def test_a_missing_bucket_is_named(s3_server: S3Server) -> None:  # noqa: F811
 
 
 def test_refused_credentials_are_one_line(
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     stores: Callable[..., S3ObjectStore],
 ) -> None:
     store = stores()
@@ -318,7 +317,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[_ConflictingProxy]:  # noqa: F811
+def proxy(s3_server: S3Server) -> Iterator[_ConflictingProxy]:
     server = _ConflictingProxy(s3_server.url, conflicts=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
