@@ -13,19 +13,11 @@ from pathlib import Path
 
 import click
 
+from hakiri.core.cli_options import project_option
 from hakiri.core.errors import ConfigError, HakiriError
 
 __all__ = ["mcp_command", "serve_command"]
 
-
-_project_option = click.option(
-    "-p",
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Project directory (default: the nearest one holding hakiri.toml).",
-)
 
 TOKEN_ENV = "HAKIRI_SERVE_TOKEN"
 _MIN_TOKEN = 16
@@ -47,7 +39,7 @@ def _project_root(project_dir: Path | None) -> Path:
 
 
 @click.command("mcp")
-@_project_option
+@project_option
 def mcp_command(project_dir: Path | None) -> None:
     """Serve MCP on stdin/stdout: tools to discover sources, read the context store's
     schemas, run read-only SQL and run pipelines (see docs/agent.md).
@@ -63,7 +55,7 @@ def mcp_command(project_dir: Path | None) -> None:
 
 
 @click.command("serve")
-@_project_option
+@project_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
     "--port",

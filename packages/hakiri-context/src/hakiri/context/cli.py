@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hakiri.core.cli_options import project_option
 from hakiri.core.errors import HakiriError
 
 if TYPE_CHECKING:
@@ -22,13 +23,7 @@ __all__ = ["query_command"]
 
 @click.command("query")
 @click.argument("sql")
-@click.option(
-    "--project",
-    "-p",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Project directory (default: the nearest one holding hakiri.toml).",
-)
+@project_option
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
@@ -57,7 +52,7 @@ __all__ = ["query_command"]
 )
 def query_command(
     sql: str,
-    project: Path | None,
+    project_dir: Path | None,
     limit: int | None,
     timeout: float | None,
     max_bytes: int | None,
@@ -70,7 +65,7 @@ def query_command(
     Pass - as SQL to read it from standard input.
     """
     try:
-        output = _run(sql, project, fmt, limit=limit, timeout=timeout, max_bytes=max_bytes)
+        output = _run(sql, project_dir, fmt, limit=limit, timeout=timeout, max_bytes=max_bytes)
     except HakiriError as err:
         click.echo(f"error[{err.code}]: {err.one_line()}", err=True)
         sys.exit(err.exit_code)
@@ -122,15 +117,9 @@ def _query_target(project: Path | None) -> tuple[Path, str, QueryLimits]:
 
 @click.command("compact")
 @click.argument("tables", nargs=-1, required=True)
-@click.option(
-    "--project",
-    "-p",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Project directory (default: the nearest one holding hakiri.toml).",
-)
+@project_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-def compact_command(tables: tuple[str, ...], project: Path | None, as_json: bool) -> None:
+def compact_command(tables: tuple[str, ...], project_dir: Path | None, as_json: bool) -> None:
     """Rewrite merge TABLES as the rows readers see: the newest row per primary key.
 
     Takes the pipeline's lock (no run commits meanwhile), publishes the compacted files in
@@ -142,7 +131,8 @@ def compact_command(tables: tuple[str, ...], project: Path | None, as_json: bool
     from hakiri.core.manifest import find_project_root, load_project
 
     try:
-        loaded = load_project(project if project is not None else find_project_root(Path.cwd()))
+        root = project_dir if project_dir is not None else find_project_root(Path.cwd())
+        loaded = load_project(root)
         results = [compact_table(loaded, table) for table in tables]
     except HakiriError as err:
         click.echo(f"error[{err.code}]: {err.one_line()}", err=True)

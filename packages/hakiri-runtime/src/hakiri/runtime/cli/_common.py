@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from hakiri.core.cli_options import project_option
 from hakiri.core.terminal import printable
 
 if TYPE_CHECKING:
@@ -17,17 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["echo_json", "echo_line", "json_option", "load_project_at", "project_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def project_option(func: F) -> F:
-    return click.option(
-        "-p",
-        "--project",
-        "project_dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Project directory (default: the nearest one holding hakiri.toml).",
-    )(func)
 
 
 def json_option(func: F) -> F:
