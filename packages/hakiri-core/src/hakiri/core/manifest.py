@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hakiri.core._locate import locate_json_key, locate_toml_key
 from hakiri.core.errors import ManifestError, UnknownPipeline
+from hakiri.core.policies import SchemaPolicy, WriteDisposition
 from hakiri.core.query_limits import QueryLimits
-from hakiri.core.records import SchemaPolicy, WriteDisposition
 
 __all__ = [
     "MANIFEST_FILE",

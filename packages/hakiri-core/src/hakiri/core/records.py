@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hakiri.core.cursor import Cursor, CursorKind, JsonValue
+from hakiri.core.policies import SchemaPolicy, WriteDisposition
 from hakiri.core.schema import Schema
 
 if TYPE_CHECKING:
@@ -39,29 +40,8 @@ __all__ = [
 ]
 
 
-class WriteDisposition(enum.StrEnum):
-    """How committed files combine with what a table already holds."""
-
-    APPEND = "append"
-    REPLACE = "replace"
-    MERGE = "merge"
-
-
 SCHEMA_DECISION = "schema_decision"
 """The kind of the catalog event that records one ``SchemaChange``."""
-
-
-class SchemaPolicy(enum.StrEnum):
-    """What a table does when a batch's schema differs from its own."""
-
-    EVOLVE = "evolve"
-    """Add new columns and widen types; refuse incompatible changes."""
-    FREEZE = "freeze"
-    """Refuse every change: the run fails and nothing of the batch is written."""
-    DISCARD_ROW = "discard_row"
-    """Keep the table's schema; drop the rows whose values do not fit it."""
-    VARIANT = "variant"
-    """Evolve, and keep values of an incompatible type as JSON in ``<column>__variant``."""
 
 
 class SchemaAction(enum.StrEnum):
