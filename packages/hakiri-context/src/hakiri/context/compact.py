@@ -34,7 +34,7 @@ from hakiri.core.records import (
     TableRecord,
     WriteDisposition,
 )
-from hakiri.core.recovery import settle_interrupted
+from hakiri.core.recovery import record_failure, settle_interrupted
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -88,7 +88,7 @@ def compact_table(project: Project, table: str, *, clock: Clock | None = None) -
         record = _merge_table(catalog, table)
         with PipelineLock(project.store_root, record.pipeline) as lock:
             _recover(catalog, record, project.store_root, clock, lock)
-            return _Compactor(catalog, record, project.store_root, clock).run()
+            return _Compactor(catalog, record, project.store_root, clock, lock).run()
     finally:
         catalog.close()
 
@@ -141,7 +141,15 @@ def _merge_table(catalog: Catalog, table: str) -> TableRecord:
 
 
 class _Compactor:
-    def __init__(self, catalog: Catalog, record: TableRecord, store_root: Path, clock: Clock):
+    def __init__(
+        self,
+        catalog: Catalog,
+        record: TableRecord,
+        store_root: Path,
+        clock: Clock,
+        lock: PipelineLock | None = None,
+    ):
+        self.lock = lock
         self.catalog = catalog
         self.record = record
         self.store_root = store_root
@@ -289,17 +297,8 @@ class _Compactor:
     def _abandon(self, run_id: str, exc: BaseException) -> None:
         for staged in self.staged:
             (self.store_root / staged.path).unlink(missing_ok=True)
-        code = getattr(exc, "code", "internal_error")
-        try:
-            self.catalog.finish_run(
-                run_id,
-                RunStatus.FAILED,
-                finished_at=self.clock.now(),
-                error_code=str(code),
-                error_message=f"{type(exc).__name__}: {exc}".splitlines()[0],
-            )
-        except Exception:  # noqa: BLE001 - the original error matters more
-            pass
+        # A compaction commits once, at its end: failing, it has committed nothing.
+        record_failure(self.catalog, self.clock, run_id, exc, committed=False, lock=self.lock)
 
     def _remove_replaced(self, files: list[FileRecord]) -> int:
         referenced = self.catalog.referenced_paths(self.record.name)

@@ -18,13 +18,14 @@ from typing import Any
 
 from hakiri.core.errors import HakiriError
 from hakiri.core.lock import PipelineLock
-from hakiri.core.ports import Catalog, Destination
+from hakiri.core.ports import Catalog, Clock, Destination
 from hakiri.core.records import RunStatus, WriteDisposition
 
 __all__ = [
     "INTERRUPTED",
     "failure_of",
     "last_words",
+    "record_failure",
     "remove_superseded",
     "settle_interrupted",
 ]
@@ -86,3 +87,31 @@ def remove_superseded(destination: Destination, table: str, write: WriteDisposit
     if write is not WriteDisposition.REPLACE:
         return []
     return destination.prepare(table, live_runs=set())
+
+
+def record_failure(
+    catalog: Catalog,
+    clock: Clock,
+    run_id: str,
+    exc: BaseException,
+    *,
+    committed: bool,
+    lock: PipelineLock | None,
+) -> tuple[RunStatus, str, str]:
+    """Finish run ``run_id`` as failed by ``exc``: ``partial_failure`` if it had committed
+    something, else ``failed``. Returns ``(status, code, message)``.
+
+    If the catalog cannot take it (the store's disk is full, say), the failure is written
+    into the pipeline's lock file for the next operation to record; the original error is
+    what the caller raises either way.
+    """
+    status = RunStatus.PARTIAL_FAILURE if committed else RunStatus.FAILED
+    code, message = failure_of(exc)
+    try:
+        catalog.finish_run(
+            run_id, status, finished_at=clock.now(), error_code=code, error_message=message
+        )
+    except Exception:  # noqa: BLE001 - the original error matters more than this one
+        if lock is not None:
+            lock.leave_note(last_words(run_id, status, code, message))
+    return status, code, message

@@ -9,46 +9,36 @@ See ``cursor_state.py`` for what the cursor holds.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hakiri.core.clock import SystemClock
 from hakiri.core.cursor import CursorKind
 from hakiri.core.errors import store_os_error
 from hakiri.core.failpoints import failpoint
 from hakiri.core.lock import PipelineLock
 from hakiri.core.manifest import PipelineSpec, Project
-from hakiri.core.plugins import open_catalog
 from hakiri.core.ports import Catalog, Clock, Destination, Source, Transform
 from hakiri.core.records import (
-    CommitRequest,
     Page,
-    RunRecord,
     RunStatus,
     StagedFile,
     StepRecord,
     WriteDisposition,
 )
-from hakiri.core.recovery import (
-    failure_of,
-    last_words,
-    remove_superseded,
-    settle_interrupted,
-)
+from hakiri.core.recovery import record_failure, remove_superseded, settle_interrupted
 from hakiri.runtime.chunk import Chunk
 from hakiri.runtime.cursor_state import CursorState
-from hakiri.runtime.host import LocalHost
-from hakiri.runtime.pipeline import resolve_pipeline
 from hakiri.runtime.prefetch import PageReader
+from hakiri.runtime.protocol import (
+    PagePath,
+    PipelineSession,
+    commit_request,
+    new_run_id,
+    open_run,
+)
 from hakiri.runtime.schema_gate import SchemaGate
-from hakiri.runtime.secrets import EnvSecretResolver
-from hakiri.runtime.transforms import pipeline_transforms
 
 __all__ = [
     "PageCallback",
@@ -102,11 +92,6 @@ class RunSummary:
         }
 
 
-def new_run_id(clock: Clock) -> str:
-    """Sortable by start time, unique without coordination."""
-    return f"{clock.now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
 def run_pipeline(
     project: Project,
     name: str,
@@ -124,32 +109,10 @@ def run_pipeline(
     Raises ``HakiriError`` for bad input before anything is written, and re-raises a run's
     error after recording the run as ``failed`` or ``partial_failure``.
     """
-    clock = clock or SystemClock()
-    secrets = EnvSecretResolver(project.root)
-    resolved = resolve_pipeline(project, name, secrets)
-    transforms = pipeline_transforms(resolved.spec)
-    store_root = project.store_root
-    try:
-        with PipelineLock(store_root, name) as lock:
-            catalog = open_catalog(project.catalog_url)
-            host = LocalHost(project.root, store_root, secrets, clock, catalog)
-            source: Source = resolved.source.create(resolved.source_options, host)
-            destination: Destination = resolved.destination.create(
-                resolved.destination_options, host
-            )
-            try:
-                run = RunExecutor(
-                    resolved.spec, catalog, source, destination, clock, trigger, transforms, lock
-                )
-                run.planned_run_id = run_id
-                return run.execute(on_page)
-            finally:
-                source.close()
-                destination.close()
-                catalog.close()
-    finally:
-        for transform in transforms:
-            transform.close()
+    with PipelineSession.open(project, name, clock) as session:
+        run = RunExecutor.from_session(session, trigger)
+        run.planned_run_id = run_id
+        return run.execute(on_page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,13 +181,26 @@ class RunExecutor:
         self.version = 0
         self.seq = 0
         self.files = 0
-        self.chunk = Chunk()
         self.gate = SchemaGate(
             catalog,
             clock,
             spec.table,
             spec.destination.schema_policy,
             primary_key=spec.destination.primary_key,
+        )
+        self.path = PagePath(self.transforms, self.gate, Chunk())
+
+    @classmethod
+    def from_session(cls, session: PipelineSession, trigger: str) -> RunExecutor:
+        return cls(
+            session.spec,
+            session.catalog,
+            session.source(),
+            session.destination,
+            session.clock,
+            trigger,
+            session.transforms(),
+            session.lock,
         )
 
     # -- recovery ---------------------------------------------------------------------------
@@ -257,11 +233,10 @@ class RunExecutor:
         self.version = start.version
         self.summary.resumed_from = start.resumed_from
         kind, state = start.kind, start.state
-        queue: deque[Page] = deque(start.pages)
         self.gate.start(resumed_from=self.summary.resumed_from)
         try:
-            sweep = self._pull_all(queue, kind, state, on_page)
-            self._flush(kind, CursorState(position=sweep, sweep=sweep), finalize=True)
+            sweep = self._pull_all(start.pages, kind, state, on_page)
+            self._flush(kind, CursorState(position=sweep, sweep=sweep), True)
         except OSError as exc:
             # The store's disk is full or cannot be written: one typed line, not a traceback.
             self.summary.elapsed = time.perf_counter() - started
@@ -283,65 +258,51 @@ class RunExecutor:
 
     def _pull_all(
         self,
-        queue: deque[Page],
+        pages: list[Page],
         kind: CursorKind,
         state: CursorState,
         on_page: PageCallback | None,
     ) -> Any:
         sweep = state.sweep
-        with PageReader(self.source, list(queue), depth=self.spec.prefetch_pages) as reader:
+        with PageReader(self.source, pages, depth=self.spec.prefetch_pages) as reader:
             for page, data in reader:
-                # ``queue`` mirrors the reader's order; it is what a commit stores as the
-                # frontier, so it must only advance as pages are taken into the chunk.
-                taken = queue.popleft()
-                assert taken == page, f"reader out of order: {page.key} != {taken.key}"
                 failpoint("pull")
                 # The run exists in the catalog from the moment the source first answers:
                 # a source that cannot be reached leaves the catalog exactly as it was.
-                self._ensure_run()
-                queue.extend(data.next_pages)
+                run_id = self._ensure_run()
                 sweep = kind.advance(sweep, data.cursor)
-                table = data.table
-                for transform in self.transforms:
-                    table = transform.apply(table)
-                assert self.run_id is not None
-                table = self.gate.admit(table, run_id=self.run_id)
-                self.chunk.add(page.key, table)
+                self.summary.rows += self.path.take(page.key, data.table, run_id=run_id)
                 self.summary.pages += 1
-                self.summary.rows += table.num_rows
                 if on_page is not None:
                     on_page(self.summary.pages, self.summary.rows)
-                if self.chunk.rows >= self.spec.chunk_rows and queue:
-                    mid_sweep = CursorState(state.position, tuple(queue), sweep, self.run_id)
-                    self._flush(kind, mid_sweep, finalize=False)
+                # ``reader.frontier`` is what is left after this page: a commit mid-sweep
+                # stores it, so a crash resumes with exactly those pages.
+                if self.path.chunk.rows >= self.spec.chunk_rows and reader.frontier:
+                    left = tuple(reader.frontier)
+                    self._flush(kind, CursorState(state.position, left, sweep, run_id), False)
         return sweep
 
-    def _ensure_run(self) -> None:
-        if self.run_id is not None:
-            return
-        self.run_id = self.planned_run_id or new_run_id(self.clock)
-        self.summary.run_id = self.run_id
-        self.catalog.create_run(
-            RunRecord(
-                run_id=self.run_id,
-                pipeline=self.spec.name,
-                status=RunStatus.RUNNING,
-                started_at=self.clock.now(),
+    def _ensure_run(self) -> str:
+        if self.run_id is None:
+            self.run_id = open_run(
+                self.catalog,
+                self.clock,
+                self.spec.name,
                 trigger=self.trigger,
-                pid=os.getpid(),
-                host=socket.gethostname(),
                 resumed_from=self.summary.resumed_from,
+                run_id=self.planned_run_id,
             )
-        )
+            self.summary.run_id = self.run_id
+        return self.run_id
 
-    def _flush(self, kind: CursorKind, state: CursorState, *, finalize: bool) -> None:
+    def _flush(self, kind: CursorKind, state: CursorState, finalize: bool) -> None:
         """Stage the buffered chunk and commit it with the cursor state that follows it."""
-        self._ensure_run()
-        assert self.run_id is not None
+        run_id = self._ensure_run()
+        chunk = self.path.take_chunk()
         staged: list[StagedFile] = []
-        for data in self.chunk.tables():
+        for data in chunk.tables():
             staged.append(
-                self.destination.stage(self.spec.table, data, run_id=self.run_id, seq=self.files)
+                self.destination.stage(self.spec.table, data, run_id=run_id, seq=self.files)
             )
             self.files += 1
         if staged:
@@ -349,26 +310,22 @@ class RunExecutor:
         now = self.clock.now()
         payload = {
             "seq": self.seq,
-            "pages": list(self.chunk.pages),
-            "rows": self.chunk.rows,
+            "pages": list(chunk.pages),
+            "rows": chunk.rows,
             "files": [{"path": f.path, "rows": f.rows, "checksum": f.checksum} for f in staged],
         }
-        self.catalog.record_step(StepRecord(self.run_id, f"pull:{self.seq}", "pull", payload, now))
-        state = CursorState(state.position, state.frontier, state.sweep, self.run_id)
-        request = CommitRequest(
-            run_id=self.run_id,
-            pipeline=self.spec.name,
-            table=self.spec.table,
-            write=self.spec.destination.write,
+        self.catalog.record_step(StepRecord(run_id, f"pull:{self.seq}", "pull", payload, now))
+        state = CursorState(state.position, state.frontier, state.sweep, run_id)
+        request = commit_request(
+            self.spec,
+            run_id,
             files=staged,
             cursor_kind=kind,
             cursor_value=state.to_value(),
             expected_version=self.version,
-            step=StepRecord(self.run_id, f"commit:{self.seq}", "commit", payload, now),
+            step=StepRecord(run_id, f"commit:{self.seq}", "commit", payload, now),
             finalize=finalize,
-            pages=len(self.chunk.pages),
-            primary_key=tuple(self.spec.destination.primary_key),
-            schema_policy=self.spec.destination.schema_policy,
+            pages=len(chunk.pages),
             schema_changes=self.gate.take_changes(),
         )
         failpoint("before_commit")
@@ -381,24 +338,17 @@ class RunExecutor:
         self.summary.commits += 1
         self.summary.files += len(staged)
         self.seq += 1
-        self.chunk = Chunk()
 
     def _fail(self, exc: BaseException) -> None:
         if self.run_id is None:
             return
-        status = RunStatus.PARTIAL_FAILURE if self.summary.commits else RunStatus.FAILED
-        code, message = failure_of(exc)
+        status, code, message = record_failure(
+            self.catalog,
+            self.clock,
+            self.run_id,
+            exc,
+            committed=bool(self.summary.commits),
+            lock=self.lock,
+        )
         self.summary.status = status
         self.summary.error = {"code": code, "message": message}
-        try:
-            self.catalog.finish_run(
-                self.run_id,
-                status,
-                finished_at=self.clock.now(),
-                error_code=code,
-                error_message=message,
-            )
-        except Exception:  # noqa: BLE001 - the original error matters more than this one
-            # The catalog cannot take it (the same full disk, say): the next run records it.
-            if self.lock is not None:
-                self.lock.leave_note(last_words(self.run_id, status, code, message))

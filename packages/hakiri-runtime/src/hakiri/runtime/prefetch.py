@@ -24,17 +24,31 @@ _DONE = object()
 
 
 class PageReader(Closing):
-    """Iterate ``(page, data)`` in order; a read error is raised at its page's turn."""
+    """Iterate ``(page, data)`` in order; a read error is raised at its page's turn.
+
+    ``frontier`` is the one record of what is left to take: the pages not yet handed to the
+    consumer, in order — what a commit stores so that a crash resumes exactly there. It moves
+    only when the consumer takes a page (pages read ahead are still in it).
+    """
 
     def __init__(self, source: Source, pages: Iterable[Page], *, depth: int) -> None:
         self._source = source
         self._pending = deque(pages)
+        self.frontier: deque[Page] = deque(self._pending)
         self._depth = depth
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(depth, 1))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __iter__(self) -> Iterator[tuple[Page, PageData]]:
+        for page, data in self._read():
+            # Both sides take pages first in, first out, so the page handed over is the
+            # frontier's first; the pages it reveals join the end, as they do for reading.
+            self.frontier.popleft()
+            self.frontier.extend(data.next_pages)
+            yield page, data
+
+    def _read(self) -> Iterator[tuple[Page, PageData]]:
         if self._depth == 0:
             yield from self._read_inline()
             return

@@ -27,16 +27,15 @@ between steps. Step results are pointers and counts, never data.
 
 from __future__ import annotations
 
-import os
-import socket
 from typing import Any
 
 from hakiri.core.errors import UnknownRun
 from hakiri.core.manifest import Project
 from hakiri.core.ports import Clock
-from hakiri.core.records import RunRecord, RunStatus, StepRecord
+from hakiri.core.records import RunStatus, StepRecord
 from hakiri.core.recovery import remove_superseded
-from hakiri.runtime.executor import new_run_id, start_sweep
+from hakiri.runtime.executor import start_sweep
+from hakiri.runtime.protocol import open_run
 from hakiri.runtime.steps._commit import all_pulls, commit_run
 from hakiri.runtime.steps._pull import pull_group
 from hakiri.runtime.steps._records import (
@@ -98,18 +97,12 @@ def plan_steps(project: Project, name: str, *, clock: Clock | None = None) -> di
         start = start_sweep(spec, catalog, session.source())
         # The run exists once the source has answered: one that cannot be reached leaves
         # no run behind.
-        run_id = new_run_id(session.clock)
-        catalog.create_run(
-            RunRecord(
-                run_id=run_id,
-                pipeline=spec.name,
-                status=RunStatus.RUNNING,
-                started_at=now(),
-                trigger=WORKFLOW_TRIGGER,
-                pid=os.getpid(),
-                host=socket.gethostname(),
-                resumed_from=start.resumed_from,
-            )
+        run_id = open_run(
+            catalog,
+            session.clock,
+            spec.name,
+            trigger=WORKFLOW_TRIGGER,
+            resumed_from=start.resumed_from,
         )
         plan = PlanRecord(
             pages=start.pages,

@@ -6,8 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from hakiri.core.errors import CursorConflict
-from hakiri.core.records import CommitRequest, RunRecord, SchemaChange, StepRecord
+from hakiri.core.records import RunRecord, SchemaChange, StepRecord
 from hakiri.runtime.cursor_state import CursorState
+from hakiri.runtime.protocol import commit_request
 from hakiri.runtime.steps._records import COMMIT, PlanRecord, PullRecord, pull_key
 from hakiri.runtime.steps._session import StepSession
 from hakiri.runtime.steps.errors import StepsMissing
@@ -51,11 +52,9 @@ def commit_run(
         "rows": sum(p.rows for p in pulls),
         "files": len(files),
     }
-    request = CommitRequest(
-        run_id=run.run_id,
-        pipeline=spec.name,
-        table=spec.table,
-        write=spec.destination.write,
+    request = commit_request(
+        spec,
+        run.run_id,
         files=files,
         cursor_kind=plan.kind,
         cursor_value=CursorState(position=sweep, sweep=sweep, run_id=run.run_id).to_value(),
@@ -63,8 +62,6 @@ def commit_run(
         step=StepRecord(run.run_id, COMMIT, COMMIT, payload, session.clock.now()),
         finalize=True,
         pages=pages,
-        primary_key=tuple(spec.destination.primary_key),
-        schema_policy=spec.destination.schema_policy,
         schema_changes=merge_changes(c for pulled in pulls for c in pulled.changes),
     )
     try:

@@ -10,6 +10,7 @@ from hakiri.core.records import RunRecord, StagedFile
 from hakiri.core.schema import Schema
 from hakiri.runtime.chunk import Chunk
 from hakiri.runtime.prefetch import PageReader
+from hakiri.runtime.protocol import PagePath
 from hakiri.runtime.schema_gate import SchemaGate
 from hakiri.runtime.steps._records import PlanRecord, PullRecord, fold_observed
 from hakiri.runtime.steps._session import StepSession
@@ -37,14 +38,7 @@ class _Stager:
 
 def _gate(session: StepSession, plan: PlanRecord, previous: PullRecord | None) -> SchemaGate:
     """The schema gate as one process's run would have it at this group's first page."""
-    spec = session.spec
-    gate = SchemaGate(
-        session.catalog,
-        session.clock,
-        spec.table,
-        spec.destination.schema_policy,
-        primary_key=spec.destination.primary_key,
-    )
+    gate = session.gate()
     # The committed schema, and whether this run creates the table (decided by the catalog,
     # which no one changes while the run is open without failing its commit).
     gate.start(resumed_from=plan.resumed_from)
@@ -70,26 +64,19 @@ def pull_group(
     stager = _Stager(
         session.destination, spec.table, run.run_id, previous.next_seq if previous else 0
     )
-    transforms = session.transforms()
+    path = PagePath(session.transforms(), gate, Chunk())
     observed: JsonValue = None
     pages = rows = 0
-    chunk = Chunk()
     try:
         with PageReader(session.source(), plan.group(index), depth=spec.prefetch_pages) as reader:
             for page, data in reader:
                 failpoint("pull")
                 observed = fold_observed(plan.kind, observed, data.cursor)
-                table = data.table
-                for transform in transforms:
-                    table = transform.apply(table)
-                table = gate.admit(table, run_id=run.run_id)
-                chunk.add(page.key, table)
+                rows += path.take(page.key, data.table, run_id=run.run_id)
                 pages += 1
-                rows += table.num_rows
-                if chunk.rows >= spec.chunk_rows:
-                    stager.stage(chunk)
-                    chunk = Chunk()
-        stager.stage(chunk)
+                if path.chunk.rows >= spec.chunk_rows:
+                    stager.stage(path.take_chunk())
+        stager.stage(path.take_chunk())
     except (SchemaRejected, PrimaryKeyMissing) as exc:
         # The gate recorded the refusal, and every retry would again: as with `hakiri run`,
         # the run fails. Files staged so far are garbage the next plan collects.

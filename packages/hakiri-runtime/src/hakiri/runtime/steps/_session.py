@@ -3,22 +3,12 @@ opened under its lock and closed after the step — and the run the step is abou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-
-from hakiri.core.clock import SystemClock
 from hakiri.core.errors import HakiriError, UnknownRun
-from hakiri.core.lock import PipelineLock
-from hakiri.core.manifest import PipelineSpec, Project
-from hakiri.core.plugins import open_catalog
-from hakiri.core.ports import Catalog, Clock, Destination, Source, Transform
 from hakiri.core.records import RunRecord, RunStatus, StepRecord
-from hakiri.runtime.host import LocalHost
-from hakiri.runtime.pipeline import ResolvedPipeline, resolve_pipeline
-from hakiri.runtime.secrets import EnvSecretResolver
+from hakiri.core.recovery import record_failure
+from hakiri.runtime.protocol import PipelineSession
 from hakiri.runtime.steps._records import PLAN, PlanRecord
 from hakiri.runtime.steps.errors import RunNotOpen
-from hakiri.runtime.transforms import pipeline_transforms
 
 __all__ = ["WORKFLOW_TRIGGER", "StepSession", "check_open", "plan_of"]
 
@@ -30,63 +20,8 @@ _NEWEST_RUNS = 100
 normal run supersedes an open workflow run, so one still open is never far down)."""
 
 
-class StepSession:
-    """One step's resources; ``open`` holds the pipeline's lock while they are open."""
-
-    def __init__(
-        self,
-        resolved: ResolvedPipeline,
-        host: LocalHost,
-        destination: Destination,
-        stack: ExitStack,
-    ) -> None:
-        self._resolved = resolved
-        self._host = host
-        self._stack = stack
-        self._source: Source | None = None
-        self._transforms: list[Transform] | None = None
-        self.spec: PipelineSpec = resolved.spec
-        self.catalog: Catalog = host.catalog
-        self.clock: Clock = host.clock
-        self.destination = destination
-
-    @classmethod
-    @contextmanager
-    def open(cls, project: Project, name: str, clock: Clock | None) -> Iterator[StepSession]:
-        """Resolve pipeline ``name`` (bad input fails before anything is touched), take its
-        lock, open its catalog and destination as ``run_pipeline`` does."""
-        clock = clock or SystemClock()
-        secrets = EnvSecretResolver(project.root)
-        resolved = resolve_pipeline(project, name, secrets)
-        with PipelineLock(project.store_root, name), ExitStack() as stack:
-            catalog = open_catalog(project.catalog_url)
-            stack.callback(catalog.close)
-            host = LocalHost(project.root, project.store_root, secrets, clock, catalog)
-            destination: Destination = resolved.destination.create(
-                resolved.destination_options, host
-            )
-            stack.callback(destination.close)
-            yield cls(resolved, host, destination, stack)
-
-    def source(self) -> Source:
-        """The pipeline's source, created on first use: a commit, or a pull answered from
-        the catalog, never needs it."""
-        if self._source is None:
-            resolved = self._resolved
-            source: Source = resolved.source.create(resolved.source_options, self._host)
-            self._stack.callback(source.close)
-            self._source = source
-        return self._source
-
-    def transforms(self) -> list[Transform]:
-        """The pipeline's transforms, created on first use."""
-        if self._transforms is None:
-            transforms: list[Transform] = []
-            for transform in pipeline_transforms(self.spec):
-                self._stack.callback(transform.close)
-                transforms.append(transform)
-            self._transforms = transforms
-        return self._transforms
+class StepSession(PipelineSession):
+    """One step's resources (``PipelineSession``), and the workflow run the step is about."""
 
     def find_run(self, run_id: str | None) -> RunRecord:
         """Workflow run ``run_id`` of this pipeline; None: its newest workflow run (still
@@ -114,16 +49,7 @@ class StepSession:
     def fail(self, run_id: str, exc: HakiriError) -> None:
         """Finish the run ``failed`` with ``exc`` (nothing of a workflow run is committed
         before its commit step)."""
-        try:
-            self.catalog.finish_run(
-                run_id,
-                RunStatus.FAILED,
-                finished_at=self.clock.now(),
-                error_code=exc.code,
-                error_message=exc.one_line(),
-            )
-        except Exception:  # noqa: BLE001 - the original error matters more than this one
-            pass
+        record_failure(self.catalog, self.clock, run_id, exc, committed=False, lock=self.lock)
 
 
 def plan_of(run: RunRecord, steps: dict[str, StepRecord]) -> PlanRecord:
