@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from hakiri.core.due import due_at
 from hakiri.core.ports import Clock
 from hakiri.core.schedule import IntervalSchedule, Schedule, parse_schedule
 
@@ -163,10 +164,10 @@ def _now(clock: Clock) -> datetime:
 def _first_due(schedule: Schedule, now: datetime, last_run: datetime | None) -> datetime:
     if last_run is None:
         return schedule.next_after(now)
-    # A last run "in the future" (clock skew between machines) counts as now.
-    last = min(last_run.astimezone(UTC), now)
-    # In the past when a slot was missed since the last run: tick() fires it once.
-    return schedule.next_after(last)
+    # The memoryless rule of hakiri.core.due (a last run "in the future" — clock skew between
+    # machines — counts as now). In the past when a slot was missed since the last run:
+    # tick() fires it once.
+    return due_at(schedule, last_run, now)
 
 
 def _next_due(schedule: Schedule, due: datetime, now: datetime) -> datetime:
