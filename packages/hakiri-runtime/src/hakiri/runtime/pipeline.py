@@ -10,10 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from hakiri.core.errors import ConfigError
 from hakiri.core.manifest import PipelineSpec, Project
+from hakiri.core.options import validate_options
 from hakiri.core.plugins import load_connector
 from hakiri.core.ports import ConnectorFactory, SecretResolver
 from hakiri.core.schedule import pipeline_schedule
@@ -63,17 +61,11 @@ def _validate(
     factory: ConnectorFactory,
     options: Mapping[str, Any],
 ) -> None:
-    try:
-        factory.config_model.model_validate(dict(options))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = tuple(str(part) for part in error["loc"])
-        where = project.locate(pipeline, (section, *loc))
-        key = ".".join(("pipelines", pipeline, section, *loc))
-        if error["type"] == "extra_forbidden":
-            what = f"unknown option for connector {factory.name!r}"
-        elif error["type"] == "missing":
-            what = f"required option of connector {factory.name!r} is missing"
-        else:
-            what = str(error["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{where}: {key}: {what}", key=key) from None
+    """Check ``options`` with the one options validator (``hakiri.core.options``), its
+    message led by the manifest's ``file:line: key`` of the first offending option."""
+
+    def locate(path: tuple[str, ...]) -> tuple[str, str]:
+        key = ".".join(("pipelines", pipeline, section, *path))
+        return project.locate(pipeline, (section, *path)), key
+
+    validate_options(factory.config_model, options, factory.name, locate=locate)
