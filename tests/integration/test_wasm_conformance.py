@@ -20,7 +20,6 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from hakiri.connectors.testing import (
-    ConformanceHost,
     SourceConformance,
     SourceHarness,
     conformance_rows,
@@ -29,6 +28,7 @@ from hakiri.connectors.testing import (
 from hakiri.core.plugins import load_connector
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.demo_api import DemoApi
+from hakiri.testing.host import TestHost
 from hakiri.testing.wasm import build_component
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,7 +137,7 @@ def _source(harness: RestJsonlHarness, tmp_path: Path, options: dict[str, Any]) 
     root = tmp_path / "host"
     root.mkdir(exist_ok=True)
     factory = load_connector(harness.connector, kind="source")
-    return factory.create(options, ConformanceHost(root, harness.env()))
+    return factory.create(options, TestHost(root, secrets=harness.env()))
 
 
 def test_the_token_reaches_the_api_only_as_the_host_substitutes_it(

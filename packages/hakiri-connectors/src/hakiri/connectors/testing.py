@@ -17,7 +17,10 @@ duplicating a row. That last check runs the real ``hakiri`` command, so a test e
 needs ``hakiri-runtime`` installed, and it reads back what the runs committed through a
 ``read_committed`` fixture the test environment provides (a ``ReadCommitted``: the suite
 imports only core, never the store; ``hakiri.testing.fixtures.read_committed`` opens the
-project's context store). Importing this module needs pytest and pyarrow.
+project's context store). The host the suite gives the sources it builds comes the same way,
+from a ``make_host`` fixture (a ``MakeHost``; ``hakiri.testing.fixtures.make_host`` makes the
+workspace's one test host, ``hakiri.testing.host.TestHost``, without a catalog). Importing
+this module needs pytest and pyarrow.
 """
 
 from __future__ import annotations
@@ -37,16 +40,15 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pytest
 
-from hakiri.core.clock import SystemClock
 from hakiri.core.cursor import CursorKind, JsonValue
-from hakiri.core.errors import ConfigError, SecretError
+from hakiri.core.errors import ConfigError
 from hakiri.core.plugins import load_connector
-from hakiri.core.ports import Catalog, Clock, ConnectorFactory, SecretResolver, Source
+from hakiri.core.ports import ConnectorFactory, Host, Source
 from hakiri.core.records import Page, PageData, StreamInfo
 from hakiri.core.sampling import sample_source
 
 __all__ = [
-    "ConformanceHost",
+    "MakeHost",
     "ReadCommitted",
     "SourceConformance",
     "SourceHarness",
@@ -59,6 +61,10 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ReadCommitted = Callable[[Path, str], pa.Table]
 """``(project_root, table) -> rows``: every committed row of ``table`` in the context store of
 the project at ``project_root``, as readers see it."""
+
+MakeHost = Callable[[Path, Mapping[str, str]], Host]
+"""``(project_root, secrets) -> host``: a ``Host`` on ``project_root`` with these secrets and
+no catalog (a source must not touch it)."""
 
 
 def conformance_rows(start: int, count: int) -> list[dict[str, Any]]:
@@ -100,46 +106,6 @@ class SourceHarness(abc.ABC):
     @abc.abstractmethod
     def bad_options(self) -> list[dict[str, Any]]:
         """Option sets ``create`` must refuse with ``ConfigError``, one per case."""
-
-
-class _EnvSecrets:
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = dict(values)
-
-    def resolve(self, name: str) -> str:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise SecretError(f"secret {name!r} is not set", hint=f"set {name}") from None
-
-
-class ConformanceHost:
-    """A ``Host`` on a temporary directory, with the harness's secrets and no catalog."""
-
-    def __init__(self, root: Path, secrets: Mapping[str, str]) -> None:
-        self._root = root
-        self._secrets = _EnvSecrets(secrets)
-        self._clock = SystemClock()
-
-    @property
-    def project_root(self) -> Path:
-        return self._root
-
-    @property
-    def store_root(self) -> Path:
-        return self._root / ".hakiri"
-
-    @property
-    def secrets(self) -> SecretResolver:
-        return self._secrets
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
-
-    @property
-    def catalog(self) -> Catalog:
-        raise AssertionError("a source must not touch the catalog")
 
 
 def read_all(source: Source, cursor: JsonValue = None) -> tuple[pa.Table, list[PageData], Any]:
@@ -187,7 +153,7 @@ def _hakiri_command() -> list[str]:
 
 class SourceConformance:
     """Subclass it and provide a ``harness`` fixture (the environment provides
-    ``read_committed``); every test here must pass."""
+    ``read_committed`` and ``make_host``); every test here must pass."""
 
     ROWS: ClassVar[int] = 30
     PAGE_ROWS: ClassVar[int] = 10
@@ -201,13 +167,13 @@ class SourceConformance:
         return load_connector(harness.connector, kind="source")
 
     @pytest.fixture
-    def host(self, tmp_path: Path, harness: SourceHarness) -> ConformanceHost:
+    def host(self, tmp_path: Path, harness: SourceHarness, make_host: MakeHost) -> Host:
         root = tmp_path / "conformance-host"
         root.mkdir()
-        return ConformanceHost(root, harness.env())
+        return make_host(root, harness.env())
 
     @pytest.fixture
-    def make_source(self, factory: ConnectorFactory, host: ConformanceHost) -> Iterator[Any]:
+    def make_source(self, factory: ConnectorFactory, host: Host) -> Iterator[Any]:
         created: list[Source] = []
 
         def make(options: Mapping[str, Any]) -> Source:
@@ -233,7 +199,7 @@ class SourceConformance:
         json.dumps(schema)
 
     def test_bad_options_are_refused_clearly(
-        self, factory: ConnectorFactory, host: ConformanceHost, harness: SourceHarness
+        self, factory: ConnectorFactory, host: Host, harness: SourceHarness
     ) -> None:
         cases = harness.bad_options()
         assert cases, "a harness names at least one bad option set"

@@ -7,7 +7,7 @@ entry point, so installing this package never changes another project's test run
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ import pytest
 
 from hakiri.testing.demo_api import DemoApi
 from hakiri.testing.github_api import GithubApi
+from hakiri.testing.host import TestHost
 from hakiri.testing.net import free_port
 from hakiri.testing.postgres import PostgresDatabase, PostgresServer, open_server
 from hakiri.testing.s3 import S3Server
@@ -27,6 +28,7 @@ __all__ = [
     "demo_api",
     "free_port",
     "github_api",
+    "make_host",
     "postgres_db",
     "postgres_server",
     "read_committed",
@@ -73,6 +75,17 @@ def s3_server() -> Iterator[S3Server]:
     afterwards. Tests share it: give each its own bucket (``new_bucket``)."""
     with S3Server() as server:
         yield server
+
+
+@pytest.fixture
+def make_host() -> Callable[[Path, Mapping[str, str]], TestHost]:
+    """``(project_root, secrets) -> TestHost`` without a catalog: the host the connector
+    conformance suite (``hakiri.connectors.testing``) builds its sources on."""
+
+    def make(root: Path, secrets: Mapping[str, str]) -> TestHost:
+        return TestHost(root, secrets=secrets)
+
+    return make
 
 
 @pytest.fixture
