@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hakiri.context.layout import CONTEXT_DIR
 from hakiri.core.records import FileRecord, SchemaVersion, TableRecord, WriteDisposition
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ __all__ = [
     "plan_view",
 ]
 
-CONTEXT_DIR = "context"
-"""The store's data directory: the only place a query may read."""
 
 # DuckDB exposes these as virtual columns of read_parquet; a data column of the same name
 # shadows them, which would silently reorder "newest wins".

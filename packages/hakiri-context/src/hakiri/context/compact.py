@@ -255,11 +255,11 @@ class _Compactor:
         return import_duckdb().connect(":memory:")
 
     def _stage(self, data: pa.Table, run_id: str, seq: int) -> None:
-        from hakiri.context._views import CONTEXT_DIR
+        from hakiri.context.layout import staged_path
         from hakiri.context.parquet import write_parquet
         from hakiri.core.schema import Schema
 
-        relative = f"{CONTEXT_DIR}/{self.record.name}/{run_id}-{seq:06d}.parquet"
+        relative = staged_path(self.record.name, run_id, seq)
         data = self._conform(data)
         info = write_parquet(data, self.store_root / relative)
         self.staged.append(

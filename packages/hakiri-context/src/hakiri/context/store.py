@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from hakiri.context._views import plan_store
 from hakiri.context.catalog import catalog_scheme, open_catalog
+from hakiri.context.layout import CATALOG_FILE
 from hakiri.context.query import (
     DEFAULT_LIMIT,
     DEFAULT_TIMEOUT,
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from hakiri.core.ports import Catalog
 
 __all__ = ["CATALOG_FILE", "ContextStore", "TableSchema", "existing_catalog_url", "open_store"]
-
-CATALOG_FILE = "catalog.db"
 
 
 @dataclass(frozen=True, slots=True)

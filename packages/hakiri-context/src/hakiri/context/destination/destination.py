@@ -7,12 +7,11 @@ ever name (a crashed run's leftovers), which is what keeps a crash from leaking 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hakiri.context.layout import CONTEXT_DIR, run_id_of, staged_path, table_prefix
 from hakiri.core.closing import Closing
-from hakiri.core.errors import StoreError
 from hakiri.core.ports import Catalog, Host
 from hakiri.core.records import CommitRequest, CommitResult, StagedFile
 
@@ -27,37 +26,6 @@ __all__ = [
     "staged_path",
 ]
 
-CONTEXT_DIR = "context"
-_TABLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_SUFFIXES = (".parquet.tmp", ".parquet")
-
-
-def staged_path(table: str, run_id: str, seq: int) -> str:
-    """The store-relative path (forward slashes) of a run's ``seq``-th file of ``table``."""
-    if not _TABLE.fullmatch(table):
-        raise StoreError(f"table name {table!r} is not a valid identifier")
-    if (
-        not run_id
-        or "/" in run_id
-        or "\\" in run_id
-        or run_id.startswith(".")
-        or not run_id.isprintable()
-    ):
-        raise StoreError(f"run id {run_id!r} cannot be part of a file name")
-    if seq < 0:
-        raise StoreError(f"file sequence number must be >= 0, got {seq}")
-    return f"{CONTEXT_DIR}/{table}/{run_id}-{seq:06d}.parquet"
-
-
-def run_id_of(file_name: str) -> str | None:
-    """The run that wrote a data file: the name's prefix before its last ``-``."""
-    for suffix in _SUFFIXES:
-        if file_name.endswith(suffix):
-            stem = file_name[: -len(suffix)]
-            run_id, dash, _ = stem.rpartition("-")
-            return run_id if dash else None
-    return None
-
 
 def collect_unreferenced(
     store_root: Path, catalog: Catalog, table: str, live_runs: set[str]
@@ -67,9 +35,7 @@ def collect_unreferenced(
 
     The caller holds the pipeline's lock: every run not in ``live_runs`` is dead.
     """
-    if not _TABLE.fullmatch(table):
-        raise StoreError(f"table name {table!r} is not a valid identifier")
-    directory = store_root / CONTEXT_DIR / table
+    directory = store_root / table_prefix(table)
     if not directory.is_dir():
         return []
     referenced = catalog.referenced_paths(table)
