@@ -44,13 +44,7 @@ class QueryPool(Closing):
     def run(self, plan: StorePlan, sql: str, limits: QueryLimits) -> QueryResult:
         process = self._take(limits.timeout)
         try:
-            return process.run(
-                plan,
-                sql,
-                limit=limits.max_rows,
-                timeout=limits.timeout,
-                max_bytes=int(limits.max_answer_bytes),
-            )
+            return process.run_within(plan, sql, limits)
         finally:
             self._give_back(process)
 

@@ -145,6 +145,16 @@ class QueryProcess(Closing):
         cut = header.get("truncated_by")
         return QueryResult(table, cut is not None, time.perf_counter() - started, cut)
 
+    def run_within(self, plan: StorePlan, sql: str, limits: QueryLimits) -> QueryResult:
+        """``run`` with a query's bounds from ``limits`` (rows, bytes, timeout)."""
+        return self.run(
+            plan,
+            sql,
+            limit=limits.max_rows,
+            timeout=limits.timeout,
+            max_bytes=int(limits.max_answer_bytes),
+        )
+
     def _send(self, request: dict[str, Any]) -> None:
         proc = self._proc
         assert proc is not None and proc.stdin is not None

@@ -41,12 +41,6 @@ def query_once(store_root: Path, catalog_url: str, sql: str, limits: QueryLimits
     process.start()
     try:
         plan = read_plan(store_root, catalog_url)
-        return process.run(
-            plan,
-            sql,
-            limit=limits.max_rows,
-            timeout=limits.timeout,
-            max_bytes=int(limits.max_answer_bytes),
-        )
+        return process.run_within(plan, sql, limits)
     finally:
         process.close()
