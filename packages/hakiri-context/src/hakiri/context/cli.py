@@ -97,22 +97,11 @@ def _run(sql: str, project: Path | None, fmt: str, **overrides: float | None) ->
 
 def _query_target(project: Path | None) -> tuple[Path, str, QueryLimits]:
     """The store, its catalog and the query bounds, from a project (or a bare store)."""
-    from hakiri.context.store import CATALOG_FILE
-    from hakiri.core.errors import StoreError
-    from hakiri.core.manifest import MANIFEST_FILE, find_project_root, load_project
-    from hakiri.core.query_limits import QueryLimits
+    from hakiri.context.store import locate_store
+    from hakiri.core.manifest import find_project_root
 
-    where = (project if project is not None else find_project_root(Path.cwd())).resolve()
-    if (where / MANIFEST_FILE).is_file():
-        loaded = load_project(where)
-        return loaded.store_root, loaded.catalog_url, loaded.manifest.query
-    if (where / CATALOG_FILE).is_file():
-        return where, f"sqlite:///{where / CATALOG_FILE}", QueryLimits()
-    raise StoreError(
-        f"no context store at {where}",
-        hint=f"pass a project directory (with {MANIFEST_FILE}) or a store directory "
-        f"(with {CATALOG_FILE})",
-    )
+    where = locate_store(project if project is not None else find_project_root(Path.cwd()))
+    return where.root, where.catalog_url, where.query
 
 
 @click.command("compact")

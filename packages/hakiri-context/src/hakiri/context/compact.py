@@ -34,7 +34,7 @@ from hakiri.core.records import (
     TableRecord,
     WriteDisposition,
 )
-from hakiri.core.recovery import record_failure, settle_interrupted
+from hakiri.core.recovery import DIED, record_failure, settle_interrupted
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -105,7 +105,6 @@ def _recover(
     from hakiri.context.destination.destination import collect_unreferenced
 
     now = clock.now()
-    reason = "the process running it stopped"
     running = [
         r for r in catalog.list_runs(record.pipeline, limit=1000) if r.status is RunStatus.RUNNING
     ]
@@ -118,9 +117,9 @@ def _recover(
             RunStatus.PARTIAL_FAILURE,
             finished_at=now,
             error_code="interrupted",
-            error_message=reason,
+            error_message=DIED,
         )
-    settle_interrupted(catalog, dead, lock=lock, finished_at=now, reason=reason)
+    settle_interrupted(catalog, dead, lock=lock, finished_at=now, reason=DIED)
     live = {r.run_id for r in running if r.trigger != COMPACT_TRIGGER}
     collect_unreferenced(store_root, catalog, record.name, live_runs=live)
 

@@ -37,8 +37,17 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from hakiri.core.ports import Catalog
+    from hakiri.core.query_limits import QueryLimits
 
-__all__ = ["CATALOG_FILE", "ContextStore", "TableSchema", "existing_catalog_url", "open_store"]
+__all__ = [
+    "CATALOG_FILE",
+    "ContextStore",
+    "StoreLocation",
+    "TableSchema",
+    "existing_catalog_url",
+    "locate_store",
+    "open_store",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,22 +188,39 @@ class ContextStore(Closing):
         return f"ContextStore({str(self.root)!r})"
 
 
-def open_store(path: str | os.PathLike[str] = ".") -> ContextStore:
-    """Open the context store of a project directory (holding ``hakiri.toml``) or a store
-    directory (holding ``catalog.db``), for reading. Never creates anything."""
+@dataclass(frozen=True, slots=True)
+class StoreLocation:
+    """Where a store and its catalog are, and the bounds its queries run under."""
+
+    root: Path
+    catalog_url: str
+    query: QueryLimits
+
+
+def locate_store(path: str | os.PathLike[str] = ".") -> StoreLocation:
+    """The store of a project directory (holding ``hakiri.toml``) or of a store directory
+    (holding ``catalog.db``, queried under the default bounds); ``StoreError`` otherwise."""
     from hakiri.core.manifest import MANIFEST_FILE, load_project
+    from hakiri.core.query_limits import QueryLimits
 
     where = Path(path).resolve()
     if (where / MANIFEST_FILE).is_file():
         project = load_project(where)
-        return _open(project.store_root, project.catalog_url)
+        return StoreLocation(project.store_root, project.catalog_url, project.manifest.query)
     if (where / CATALOG_FILE).is_file():
-        return _open(where, f"sqlite:///{where / CATALOG_FILE}")
+        return StoreLocation(where, f"sqlite:///{where / CATALOG_FILE}", QueryLimits())
     raise StoreError(
         f"no context store at {where}",
         hint=f"pass a project directory (with {MANIFEST_FILE}) or a store directory "
         f"(with {CATALOG_FILE})",
     )
+
+
+def open_store(path: str | os.PathLike[str] = ".") -> ContextStore:
+    """Open the context store of a project directory (holding ``hakiri.toml``) or a store
+    directory (holding ``catalog.db``), for reading. Never creates anything."""
+    location = locate_store(path)
+    return _open(location.root, location.catalog_url)
 
 
 def existing_catalog_url(root: Path, url: str, *, read_only: bool) -> str:

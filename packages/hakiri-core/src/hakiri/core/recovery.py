@@ -22,6 +22,7 @@ from hakiri.core.ports import Catalog, Clock, Destination
 from hakiri.core.records import RunStatus, WriteDisposition
 
 __all__ = [
+    "DIED",
     "INTERRUPTED",
     "failure_of",
     "last_words",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 INTERRUPTED = "interrupted"
+DIED = "the process running it stopped"
+"""Why a run found ``running`` under a free lock is closed: its process is gone."""
 
 
 def failure_of(exc: BaseException) -> tuple[str, str]:

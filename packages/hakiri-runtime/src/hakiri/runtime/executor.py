@@ -27,7 +27,7 @@ from hakiri.core.records import (
     StepRecord,
     WriteDisposition,
 )
-from hakiri.core.recovery import record_failure, remove_superseded, settle_interrupted
+from hakiri.core.recovery import DIED, record_failure, remove_superseded, settle_interrupted
 from hakiri.runtime.chunk import Chunk
 from hakiri.runtime.cursor_state import CursorState
 from hakiri.runtime.prefetch import PageReader
@@ -211,18 +211,20 @@ class RunExecutor:
         Safe because we hold the pipeline lock: no other run of this pipeline is alive.
         """
         now = self.clock.now()
-        reason = "the process running it stopped"
         self.summary.interrupted_runs = self.catalog.interrupt_running(
-            self.spec.name, finished_at=now, reason=reason
+            self.spec.name, finished_at=now, reason=DIED
         )
         settle_interrupted(
             self.catalog,
             self.summary.interrupted_runs,
             lock=self.lock,
             finished_at=now,
-            reason=reason,
+            reason=DIED,
         )
-        self.summary.removed_files = self.destination.prepare(self.spec.table, live_runs=set())
+        try:
+            self.summary.removed_files = self.destination.prepare(self.spec.table, live_runs=set())
+        except OSError as exc:  # an unwritable store: one line, before anything is read
+            raise store_os_error(exc, f"removing uncommitted files of {self.spec.table!r}") from exc
 
     # -- the run ----------------------------------------------------------------------------
 
