@@ -315,8 +315,8 @@ def test_a_newer_plan_or_run_supersedes_an_open_workflow_run(tmp_path: Path, api
     new = plan_steps(project, "issues")
     assert not any(path.exists() for path in staged)  # the superseded run's files collected
     superseded = _run(project, old["run_id"])
-    assert superseded.status is RunStatus.PARTIAL_FAILURE
-    with pytest.raises(RunNotOpen, match="already finished partial_failure"):
+    assert superseded.status is RunStatus.FAILED  # it committed nothing (issue 12, item 6)
+    with pytest.raises(RunNotOpen, match="already finished failed"):
         pull_step(project, "issues", "0", run_id=old["run_id"])
     with pytest.raises(RunNotOpen):
         commit_step(project, "issues", run_id=old["run_id"])

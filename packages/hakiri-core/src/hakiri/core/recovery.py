@@ -13,10 +13,11 @@ interrupted (``interrupt_running``). Two things it cannot know are settled here:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hakiri.core.errors import HakiriError
+from hakiri.core.errors import HakiriError, store_os_error
 from hakiri.core.lock import PipelineLock
 from hakiri.core.ports import Catalog, Clock, Destination
 from hakiri.core.records import RunStatus, WriteDisposition
@@ -24,9 +25,11 @@ from hakiri.core.records import RunStatus, WriteDisposition
 __all__ = [
     "DIED",
     "INTERRUPTED",
+    "Recovered",
     "failure_of",
     "last_words",
     "record_failure",
+    "recover",
     "remove_superseded",
     "settle_interrupted",
 ]
@@ -78,6 +81,46 @@ def settle_interrupted(
             )
     if lock is not None and note is not None:
         lock.clear_note()
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """What ``recover`` closed and removed before a new run of a pipeline starts."""
+
+    interrupted: list[str]
+    """The runs found ``running`` and closed, oldest first."""
+    removed: list[str]
+    """Store-relative paths of the files they staged and never committed, sorted."""
+
+
+def recover(
+    catalog: Catalog,
+    destination: Destination,
+    *,
+    pipeline: str,
+    table: str,
+    lock: PipelineLock | None,
+    clock: Clock,
+    reason: str = DIED,
+) -> Recovered:
+    """Close every run of ``pipeline`` still marked ``running`` and delete what they staged
+    but never committed: what any new run does first, whichever driver starts it
+    (``hakiri run`` or a workflow's plan step).
+
+    The caller holds the pipeline's lock (``lock``, where a run that could not record its
+    failure left its last words); that is what makes it safe: no other run of the pipeline
+    is alive, so each ``running`` run either died (``reason`` says how it ended) or was left
+    open by a workflow that a new plan supersedes. A run that committed nothing ends
+    ``failed``, one that committed something ``partial_failure``.
+    """
+    now = clock.now()
+    interrupted = catalog.interrupt_running(pipeline, finished_at=now, reason=reason)
+    settle_interrupted(catalog, interrupted, lock=lock, finished_at=now, reason=reason)
+    try:
+        removed = destination.prepare(table, live_runs=set())
+    except OSError as exc:  # an unwritable store: one line, before anything is read
+        raise store_os_error(exc, f"removing uncommitted files of {table!r}") from exc
+    return Recovered(interrupted, removed)
 
 
 def remove_superseded(destination: Destination, table: str, write: WriteDisposition) -> list[str]:

@@ -27,7 +27,7 @@ from hakiri.core.records import (
     StepRecord,
     WriteDisposition,
 )
-from hakiri.core.recovery import DIED, record_failure, remove_superseded, settle_interrupted
+from hakiri.core.recovery import record_failure, recover, remove_superseded
 from hakiri.runtime.chunk import Chunk
 from hakiri.runtime.cursor_state import CursorState
 from hakiri.runtime.prefetch import PageReader
@@ -206,25 +206,18 @@ class RunExecutor:
     # -- recovery ---------------------------------------------------------------------------
 
     def recover(self) -> None:
-        """Close out runs whose process died and remove files they staged but never committed.
-
-        Safe because we hold the pipeline lock: no other run of this pipeline is alive.
-        """
-        now = self.clock.now()
-        self.summary.interrupted_runs = self.catalog.interrupt_running(
-            self.spec.name, finished_at=now, reason=DIED
-        )
-        settle_interrupted(
+        """Close out runs whose process died and remove files they staged but never committed
+        (``hakiri.core.recovery.recover``: the same first step as a workflow's plan)."""
+        recovered = recover(
             self.catalog,
-            self.summary.interrupted_runs,
+            self.destination,
+            pipeline=self.spec.name,
+            table=self.spec.table,
             lock=self.lock,
-            finished_at=now,
-            reason=DIED,
+            clock=self.clock,
         )
-        try:
-            self.summary.removed_files = self.destination.prepare(self.spec.table, live_runs=set())
-        except OSError as exc:  # an unwritable store: one line, before anything is read
-            raise store_os_error(exc, f"removing uncommitted files of {self.spec.table!r}") from exc
+        self.summary.interrupted_runs = recovered.interrupted
+        self.summary.removed_files = recovered.removed
 
     # -- the run ----------------------------------------------------------------------------
 

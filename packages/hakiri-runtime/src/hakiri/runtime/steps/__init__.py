@@ -33,7 +33,7 @@ from hakiri.core.errors import UnknownRun
 from hakiri.core.manifest import Project
 from hakiri.core.ports import Clock
 from hakiri.core.records import RunStatus, StepRecord
-from hakiri.core.recovery import remove_superseded
+from hakiri.core.recovery import recover, remove_superseded
 from hakiri.runtime.executor import start_sweep
 from hakiri.runtime.protocol import open_run
 from hakiri.runtime.steps._commit import all_pulls, commit_run
@@ -92,8 +92,17 @@ def plan_steps(project: Project, name: str, *, clock: Clock | None = None) -> di
     """
     with StepSession.open(project, name, clock) as session:
         spec, catalog, now = session.spec, session.catalog, session.clock.now
-        interrupted = catalog.interrupt_running(spec.name, finished_at=now(), reason=_SUPERSEDED)
-        removed = session.destination.prepare(spec.table, live_runs=set())
+        # A workflow run still open is superseded by this plan (one that died with it too):
+        # the same recovery as ``hakiri run``'s, under the lock the session holds.
+        recovered = recover(
+            catalog,
+            session.destination,
+            pipeline=spec.name,
+            table=spec.table,
+            lock=session.lock,
+            clock=session.clock,
+            reason=_SUPERSEDED,
+        )
         start = start_sweep(spec, catalog, session.source())
         # The run exists once the source has answered: one that cannot be reached leaves
         # no run behind.
@@ -111,8 +120,8 @@ def plan_steps(project: Project, name: str, *, clock: Clock | None = None) -> di
             version=start.version,
             start=start.state.sweep,
             resumed_from=start.resumed_from,
-            interrupted=interrupted,
-            removed=len(removed),
+            interrupted=recovered.interrupted,
+            removed=len(recovered.removed),
         )
         catalog.record_step(StepRecord(run_id, PLAN, PLAN, plan.to_payload(), now()))
         return plan_result(run_id, spec, plan)
