@@ -8,19 +8,22 @@ connector's real endpoint and which options read them) and subclasses ``SourceCo
         def harness(self, tmp_path):
             return FileHarness(tmp_path)
 
-The suite checks the contract the runtime relies on: the spec is a JSON Schema, bad options
-fail with ``ConfigError`` before any I/O, ``discover`` names streams, pages are small
-JSON-serialisable descriptors, every row is read exactly once, a monotonic cursor never moves
-back, an incremental plan reads only what is new, an empty source is a run of zero rows, and a
-run killed with SIGKILL after its first commit is resumed by the next run without losing or
-duplicating a row. That last check runs the real ``hakiri`` command, so a test environment
-needs ``hakiri-runtime`` installed, and it reads back what the runs committed through a
-``read_committed`` fixture the test environment provides (a ``ReadCommitted``: the suite
-imports only core, never the store; ``hakiri.testing.fixtures.read_committed`` opens the
-project's context store). The host the suite gives the sources it builds comes the same way,
-from a ``make_host`` fixture (a ``MakeHost``; ``hakiri.testing.fixtures.make_host`` makes the
-workspace's one test host, ``hakiri.testing.host.TestHost``, without a catalog). Importing
-this module needs pytest and pyarrow.
+The suite checks the contract the runtime relies on: the spec is a JSON Schema, bad options fail
+with ``ConfigError`` before any I/O, ``discover`` names streams, pages are small JSON-
+serialisable descriptors, every row is read exactly once, a monotonic cursor never moves back,
+an incremental plan reads only what is new, an empty source is a run of zero rows, and a run
+killed with SIGKILL after its first commit is resumed by the next run without losing or
+duplicating a row — through both drivers of the run protocol: ``hakiri run``, and a workflow's
+plan / pull / commit steps, each step its own process (``run_step``) with one of them killed and
+retried. Those checks run real processes of ``hakiri-runtime`` (the ``hakiri`` command,
+``hakiri.runtime.steps``), so a test environment needs it installed, and they read back what the
+runs committed through a ``read_committed`` fixture the test environment provides (a
+``ReadCommitted``: the suite imports only core, never the store;
+``hakiri.testing.fixtures.read_committed`` opens the project's context store). The host the
+suite gives the sources it builds comes the same way, from a ``make_host`` fixture (a
+``MakeHost``; ``hakiri.testing.fixtures.make_host`` makes the workspace's one test host,
+``hakiri.testing.host.TestHost``, without a catalog). Importing this module needs pytest and
+pyarrow.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ __all__ = [
     "SourceHarness",
     "conformance_rows",
     "read_all",
+    "run_step",
 ]
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -149,6 +153,47 @@ def _hakiri_command() -> list[str]:
         "-c",
         "import sys; from hakiri.runtime.cli import main; sys.exit(main())",
     ]
+
+
+_STEP_DRIVER = """
+import json, sys
+from pathlib import Path
+from hakiri.core.manifest import load_project
+from hakiri.runtime.steps import commit_step, plan_steps, pull_step
+step, root, name, page, run_id = sys.argv[1:6]
+project = load_project(Path(root))
+if step == "plan":
+    out = plan_steps(project, name)
+elif step == "pull":
+    out = pull_step(project, name, page, run_id=run_id or None)
+else:
+    out = commit_step(project, name, run_id=run_id or None)
+print(json.dumps(out, default=str))
+"""
+
+
+def run_step(
+    project: Path,
+    step: str,
+    pipeline: str,
+    *,
+    page: str = "",
+    run_id: str = "",
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run one workflow step (``plan``, ``pull`` of ``page``, ``commit``) of ``pipeline`` in
+    a process of its own, as a workflow engine calls the step endpoints: each call may die
+    and be retried alone. Its JSON answer is on stdout."""
+    if step not in ("plan", "pull", "commit"):
+        raise ValueError(f"unknown step {step!r}")
+    return subprocess.run(
+        [sys.executable, "-c", _STEP_DRIVER, step, str(project), pipeline, page, run_id],
+        env=dict(env) if env is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 class SourceConformance:
@@ -302,9 +347,9 @@ class SourceConformance:
 
     # -- through the real runtime ------------------------------------------------------------
 
-    def test_resume_after_a_crash_loses_and_repeats_nothing(
-        self, harness: SourceHarness, tmp_path: Path, read_committed: ReadCommitted
-    ) -> None:
+    def _project(self, harness: SourceHarness, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+        """A project with one append pipeline over ``ROWS`` seeded rows, committed a page
+        at a time, and the environment its processes run in."""
         options = harness.seed(conformance_rows(1, self.ROWS), page_rows=self.PAGE_ROWS)
         project = tmp_path / "conformance-project"
         (project / "pipelines").mkdir(parents=True)
@@ -319,6 +364,12 @@ class SourceConformance:
         (project / "pipelines" / "rows.json").write_text(json.dumps(pipeline))
         env = {k: v for k, v in os.environ.items() if not k.startswith("HAKIRI_")}
         env.update(harness.env())
+        return project, env
+
+    def test_resume_after_a_crash_loses_and_repeats_nothing(
+        self, harness: SourceHarness, tmp_path: Path, read_committed: ReadCommitted
+    ) -> None:
+        project, env = self._project(harness, tmp_path)
 
         def hakiri(*args: str, failpoints: str | None = None) -> subprocess.CompletedProcess[str]:
             run_env = dict(env)
@@ -340,3 +391,36 @@ class SourceConformance:
         assert resumed.returncode == 0, resumed.stderr
         rows = read_committed(project, "rows")
         assert sorted(_ids(rows, harness.id_field)) == list(range(1, self.ROWS + 1))
+
+    def test_a_workflow_step_killed_and_retried_loses_and_repeats_nothing(
+        self, harness: SourceHarness, tmp_path: Path, read_committed: ReadCommitted
+    ) -> None:
+        project, env = self._project(harness, tmp_path)
+
+        def step(name: str, *, page: str = "", run_id: str = "", kill: str = "") -> Any:
+            run_env = {**env, "HAKIRI_FAILPOINTS": kill} if kill else env
+            done = run_step(project, name, "rows", page=page, run_id=run_id, env=run_env)
+            if kill:
+                assert done.returncode == -9, f"expected SIGKILL:\n{done.stdout}\n{done.stderr}"
+                return None
+            assert done.returncode == 0, f"{name} step failed:\n{done.stderr}"
+            return json.loads(done.stdout)
+
+        plan = step("plan")
+        run_id = plan["run_id"]
+        pages = [entry["id"] for entry in plan["pages"]]
+        assert pages, "the plan has nothing to pull"
+        # The first pull dies with its first page read; the workflow retries that step alone.
+        step("pull", page=pages[0], run_id=run_id, kill="pull:1")
+        for page in pages:
+            pulled = step("pull", page=page, run_id=run_id)
+            assert pulled["run_id"] == run_id
+        # The commit dies inside its catalog transaction; retried, it commits once.
+        # (A partial commit would show as rows read twice below.)
+        step("commit", run_id=run_id, kill="inside_commit:1")
+        summary = step("commit", run_id=run_id)
+        assert summary["status"] == "succeeded"
+        rows = read_committed(project, "rows")
+        assert sorted(_ids(rows, harness.id_field)) == list(range(1, self.ROWS + 1))
+        assert step("commit", run_id=run_id)["rows"] == summary["rows"]  # idempotent
+        assert read_committed(project, "rows").num_rows == self.ROWS
