@@ -63,17 +63,42 @@ def _ini_value(value: Any, rename: bool) -> str:
     return "".join(f"\n    {item}" for item in text) if isinstance(value, list) else text[0]
 
 
+def _contract_modules() -> set[str]:
+    """Every module a contract names (members and the packages inside them)."""
+    names = set(CONFIG["root_packages"])
+    for contract in CONFIG["contracts"]:
+        for key, value in contract.items():
+            if key.endswith("_modules"):
+                names |= set(value)
+    return names
+
+
+def _module_file(tree: Path, name: str) -> Path:
+    """Where module ``name`` (dotted, under the namespace) lives in ``tree``: the
+    ``__init__.py`` of a package that exists, else ``name.py``, its parents made packages."""
+    path = tree / PROBE / name.replace(".", "/")
+    if path.is_dir():
+        return path / "__init__.py"
+    for parent in reversed(path.parents):
+        if parent.is_relative_to(tree / PROBE) and parent != tree / PROBE:
+            parent.mkdir(exist_ok=True)
+            (parent / "__init__.py").touch()
+    return path.with_suffix(".py")
+
+
 def _probe_tree(tmp_path: Path, modules: dict[str, str]) -> Path:
-    """A tree of empty members plus ``modules`` (dotted name under the namespace -> source),
-    and the workspace's contracts over it (``hakiri`` renamed, contract names kept) in
-    ``tmp_path/.importlinter``; returns the tree's root."""
+    """A tree of empty packages, one for every module a contract names, plus ``modules``
+    (dotted name under the namespace -> source), and the workspace's contracts over it
+    (``hakiri`` renamed, contract names kept) in ``tmp_path/.importlinter``; returns the
+    tree's root."""
     tree = tmp_path / "src"
-    for package in CONFIG["root_packages"]:
-        directory = tree / PROBE / package.split(".", 1)[1]
+    # Shortest first: a package before the packages inside it.
+    for name in sorted(_contract_modules(), key=len):
+        directory = tree / PROBE / name.split(".", 1)[1].replace(".", "/")
         directory.mkdir(parents=True)
         (directory / "__init__.py").write_text("")
     for name, source in modules.items():
-        (tree / PROBE / (name.replace(".", "/") + ".py")).write_text(source)
+        _module_file(tree, name).write_text(source)
     lines = ["[importlinter]", f"root_packages = {_ini_value(CONFIG['root_packages'], True)}"]
     for contract in CONFIG["contracts"]:
         lines.append(f"[importlinter:contract:{contract['id']}]")
@@ -94,6 +119,12 @@ def test_a_clean_probe_tree_passes(tmp_path: Path) -> None:
         tmp_path,
         {
             "connectors.source": f"import {PROBE}.core\n",
+            # The connectors share their HTTP machinery, which imports only core.
+            "connectors.http.source": f"from {PROBE}.connectors._http import client\n",
+            "connectors.github.source": f"from {PROBE}.connectors._http import client\n",
+            "connectors.wasm.fetch": f"from {PROBE}.connectors._http import proxies\n",
+            "connectors._http.client": f"from {PROBE}.connectors._http import proxies\n",
+            "connectors._http.proxies": f"import {PROBE}.core\n",
             "agent.server": f"from {PROBE} import connectors, context, runtime\n",
             "testing.host": f"import {PROBE}.runtime\n",
         },
@@ -110,16 +141,42 @@ def test_a_clean_probe_tree_passes(tmp_path: Path) -> None:
         ("connectors.context", f"from {PROBE}.context import parquet\n", "connectors"),
         # ...the runtime reaching into a connector, lazily inside a function...
         ("runtime.wasm", f"def load():\n    import {PROBE}.connectors.http\n", "runtime"),
-        # ...and core importing up.
+        # ...core importing up...
         ("core.plugins", f"import {PROBE}.runtime\n", "core"),
+        # ...a connector reaching into the http connector for the shared HTTP machinery...
+        (
+            "connectors.github.source",
+            f"from {PROBE}.connectors.http import client\n",
+            "connectors-http",
+        ),
+        # ...and that machinery depending on a connector's options.
+        (
+            "connectors._http.client",
+            f"from {PROBE}.connectors.http.config import RetryConfig\n",
+            "connectors-shared-http",
+        ),
     ],
-    ids=["connectors->context", "runtime->connectors", "core->runtime"],
+    ids=[
+        "connectors->context",
+        "runtime->connectors",
+        "core->runtime",
+        "github->http",
+        "_http->http",
+    ],
 )
 def test_a_forbidden_import_fails_naming_its_contract(
     tmp_path: Path, module: str, source: str, contract_id: str
 ) -> None:
     # The imported modules exist, as they do in the workspace.
-    tree = _probe_tree(tmp_path, {module: source, "context.parquet": "", "connectors.http": ""})
+    tree = _probe_tree(
+        tmp_path,
+        {
+            module: source,
+            "context.parquet": "",
+            "connectors.http.client": "",
+            "connectors.http.config": "",
+        },
+    )
     proc = _lint(tmp_path / ".importlinter", pythonpath=tree)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     name = _contract_name(contract_id)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from hakiri.connectors._http.client import RetryingClient
+from hakiri.connectors._http.retry import RetryConfig
 from hakiri.connectors.github import GithubSourceConfig, connector
 from hakiri.connectors.github.source import GithubSource
-from hakiri.connectors.http.client import RetryingClient
-from hakiri.connectors.http.config import RetryConfig
 from hakiri.core.errors import SourceHttpError, SourceUnreachable
 from hakiri.core.records import Page
 from hakiri.testing.github_api import GithubApi

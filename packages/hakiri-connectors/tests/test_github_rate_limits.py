@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from hakiri.connectors._http.client import RetryingClient
 from hakiri.connectors.github import GithubSourceConfig, connector
 from hakiri.connectors.github.source import GithubSource, retry_config
 from hakiri.connectors.http import HttpSourceConfig
-from hakiri.connectors.http.client import RetryingClient
 from hakiri.connectors.http.source import HttpSource
 from hakiri.core.clock import ManualClock
 from hakiri.core.errors import SourceHttpError

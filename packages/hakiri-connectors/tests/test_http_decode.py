@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pyarrow as pa
 
-from hakiri.connectors.http.decode import ArrowDecoder
+from hakiri.connectors._http.decode import ArrowDecoder
 
 
 def _body(value: object) -> bytes:

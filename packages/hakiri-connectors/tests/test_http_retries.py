@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from hakiri.connectors._http.client import RetryingClient, parse_retry_after
+from hakiri.connectors._http.retry import RetryConfig
 from hakiri.connectors.http import connector
-from hakiri.connectors.http.client import RetryingClient, parse_retry_after
-from hakiri.connectors.http.config import HttpSourceConfig, RetryConfig
+from hakiri.connectors.http.config import HttpSourceConfig
 from hakiri.connectors.http.source import HttpSource
 from hakiri.core.clock import ManualClock
 from hakiri.core.errors import SourceHttpError, SourceUnreachable

@@ -17,9 +17,10 @@ from typing import Any
 import orjson
 import pytest
 
+from hakiri.connectors._http.client import HttpRequest, RetryingClient
+from hakiri.connectors._http.retry import RetryConfig
 from hakiri.connectors.http import connector
-from hakiri.connectors.http.client import HttpRequest, RetryingClient
-from hakiri.connectors.http.config import HttpSourceConfig, RetryConfig
+from hakiri.connectors.http.config import HttpSourceConfig
 from hakiri.connectors.http.source import HttpSource
 from hakiri.core.errors import SourceError, SourceUnreachable
 from hakiri.testing.demo_api import DemoApi

@@ -324,7 +324,7 @@ def _json_columnar(body: bytes, records_path: str | None) -> pa.Table | None:
 def _json_by_record(body: bytes, records_path: str | None, name: str) -> pa.Table:
     import orjson
 
-    from hakiri.connectors.http.select import MISSING, get_path
+    from hakiri.connectors._http.select import MISSING, get_path
     from hakiri.core.batch import records_to_table
 
     try:

@@ -1,5 +1,6 @@
-"""The github source: one chain of ``Link`` pages per repository, read with the http
-connector's client (retries, rate limits, secrets) and decoder (Arrow, stable schema).
+"""The github source: one chain of ``Link`` pages per repository, read with the shared
+HTTP client of ``hakiri.connectors._http`` (retries, rate limits, secrets) and its decoder
+(Arrow, stable schema).
 
 A page descriptor holds everything its read needs, so any worker can read it::
 
@@ -17,19 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from hakiri.connectors._http.client import HttpRequest, HttpResponse, RetryingClient
+from hakiri.connectors._http.links import next_by_link, next_link
+from hakiri.connectors._http.retry import RateLimitConfig, RetryConfig
+from hakiri.connectors._http.secrets import SecretScope
+from hakiri.connectors._http.select import get_path, select_records
+from hakiri.connectors._http.urls import build_url, display_url
 from hakiri.connectors.github.config import GithubSourceConfig
 from hakiri.connectors.github.errors import repository_error, transport_error
 from hakiri.connectors.github.resources import RESOURCES, ResourceShape
-from hakiri.connectors.http._secrets import SecretScope
-from hakiri.connectors.http.client import HttpRequest, HttpResponse, RetryingClient
-from hakiri.connectors.http.config import (
-    LinkHeaderPagination,
-    RateLimitConfig,
-    RetryConfig,
-)
-from hakiri.connectors.http.paginate import PageResponse, next_request
-from hakiri.connectors.http.select import get_path, select_records
-from hakiri.connectors.http.source import build_url, display_url, next_link
 from hakiri.core.closing import Closing
 from hakiri.core.cursor import CursorKind, JsonValue
 from hakiri.core.errors import SourceError, SourceHttpError
@@ -39,13 +36,12 @@ from hakiri.core.records import Page, PageData, Plan, StreamInfo
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from hakiri.connectors.http.decode import ArrowDecoder
+    from hakiri.connectors._http.decode import ArrowDecoder
 
 __all__ = ["GithubSource", "retry_config"]
 
 _CURSOR_FIELD = "updated_at"
 _API_VERSION = "2022-11-28"
-_LINK = LinkHeaderPagination(kind="link_header")
 _PULL_ONLY = ("pull_request", "draft")
 """Columns the issues endpoint gives pull requests only: all null once they are left out."""
 
@@ -131,10 +127,7 @@ class GithubSource(Closing):
             watermark = CursorKind.MONOTONIC.advance(watermark, newest)
             cursor = {repo: watermark} if watermark is not None else None
         next_pages = []
-        following = None
-        if not stop:
-            response_view = PageResponse(response.url, None, -1, next_link(response))
-            following = next_request(_LINK, request, response_view)
+        following = None if stop else next_by_link(request, next_link(response))
         if following is not None:
             next_pages.append(_page(repo, number + 1, following, since, watermark))
         return PageData(table, next_pages, cursor, len(response.content))
@@ -159,7 +152,7 @@ class GithubSource(Closing):
     def _decode(self, response: HttpResponse) -> tuple[pa.Table, JsonValue]:
         """The page as Arrow and its newest ``updated_at``."""
         if self._arrow is None:
-            from hakiri.connectors.http.decode import ArrowDecoder
+            from hakiri.connectors._http.decode import ArrowDecoder
 
             # One decoder for every repository: one schema, learnt once, for all pages.
             cursor_field = _CURSOR_FIELD if self._shape.incremental else None

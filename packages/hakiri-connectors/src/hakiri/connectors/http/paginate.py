@@ -1,16 +1,17 @@
 """Pagination strategies: the request of the first page, and of the page after a response.
 
-A page's request is a small JSON object, ``{"url": ..., "params": {...}}``: the URL as
-configured or as the server linked it, and the query parameters to add to it. Parameters
-already present in the URL's query string are replaced by ``params`` of the same name.
+Requests are the page requests of ``hakiri.connectors._http.links``; a strategy that
+follows a URL the server gave carries the current parameters over the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import urljoin
 
+from hakiri.connectors._http.links import PageRequest, follow, request_params
+from hakiri.connectors._http.select import MISSING, get_path
 from hakiri.connectors.http.config import (
     LinkHeaderPagination,
     NextTokenPagination,
@@ -20,13 +21,9 @@ from hakiri.connectors.http.config import (
     PageNumberPagination,
     Pagination,
 )
-from hakiri.connectors.http.select import MISSING, get_path
 from hakiri.core.cursor import JsonValue
 
-__all__ = ["PageRequest", "PageResponse", "document_paths", "first_request", "next_request"]
-
-PageRequest = dict[str, JsonValue]
-"""``{"url": str, "params": dict}``: what a page descriptor holds."""
+__all__ = ["PageResponse", "document_paths", "first_request", "next_request"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,19 +72,6 @@ def next_request(
     return None if following == current else following
 
 
-def _params(request: PageRequest) -> dict[str, JsonValue]:
-    params = request.get("params")
-    return dict(params) if isinstance(params, dict) else {}
-
-
-def _follow(url: str, current: PageRequest) -> PageRequest:
-    """Request ``url``; carry over the current parameters its query string does not set
-    (a bare ``?cursor=…`` link must still send the API key and the filters)."""
-    present = {name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
-    carried = {k: v for k, v in _params(current).items() if k not in present}
-    return {"url": url, "params": carried}
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
@@ -107,17 +91,20 @@ def _next(
     if isinstance(pagination, NoPagination):
         return None
     if isinstance(pagination, LinkHeaderPagination):
-        return _follow(response.next_link, current) if response.next_link else None
+        return follow(response.next_link, current) if response.next_link else None
     if isinstance(pagination, NextUrlPagination):
         target = get_path(response.document, pagination.path)
         if not isinstance(target, str) or not target.strip():
             return None
-        return _follow(urljoin(response.url, target.strip()), current)
+        return follow(urljoin(response.url, target.strip()), current)
     if isinstance(pagination, NextTokenPagination):
         token = get_path(response.document, pagination.path)
         if token is MISSING or token is None or token == "" or isinstance(token, dict | list):
             return None
-        return {"url": current["url"], "params": {**_params(current), pagination.param: token}}
+        return {
+            "url": current["url"],
+            "params": {**request_params(current), pagination.param: token},
+        }
     if isinstance(pagination, PageNumberPagination):
         return _next_page_number(pagination, current, response)
     return _next_offset(pagination, current, response)
@@ -128,7 +115,7 @@ def _next_page_number(
 ) -> PageRequest | None:
     if response.record_count == 0:
         return None
-    params = _params(current)
+    params = request_params(current)
     page = int(_number(params.get(pagination.param)) or pagination.start)
     total_pages = (
         _number(get_path(response.document, pagination.total_pages_path))
@@ -149,7 +136,7 @@ def _next_offset(
 ) -> PageRequest | None:
     if response.record_count == 0:
         return None
-    params = _params(current)
+    params = request_params(current)
     offset = int(_number(params.get(pagination.param)) or 0) + response.record_count
     total = (
         _number(get_path(response.document, pagination.total_path))

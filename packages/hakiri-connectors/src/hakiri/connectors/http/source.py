@@ -6,21 +6,22 @@ import re
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import orjson
 
-from hakiri.connectors.http._secrets import SecretScope, scrub_table
-from hakiri.connectors.http.client import HttpRequest, HttpResponse, RetryingClient
+from hakiri.connectors._http.client import HttpRequest, HttpResponse, RetryingClient
+from hakiri.connectors._http.links import PageRequest, next_by_link, next_link
+from hakiri.connectors._http.secrets import SecretScope, scrub_table
+from hakiri.connectors._http.select import MISSING, get_path, select_records
+from hakiri.connectors._http.urls import build_url, display_url, query_value
 from hakiri.connectors.http.config import HttpSourceConfig, LinkHeaderPagination
 from hakiri.connectors.http.paginate import (
-    PageRequest,
     PageResponse,
     document_paths,
     first_request,
     next_request,
 )
-from hakiri.connectors.http.select import MISSING, get_path, select_records
 from hakiri.core.closing import Closing
 from hakiri.core.cursor import CursorKind, JsonValue
 from hakiri.core.errors import SourceError
@@ -28,41 +29,9 @@ from hakiri.core.ports import Host
 from hakiri.core.records import Page, PageData, Plan, StreamInfo
 
 if TYPE_CHECKING:
-    from hakiri.connectors.http.decode import ArrowDecoder, DecodedPage
+    from hakiri.connectors._http.decode import ArrowDecoder, DecodedPage
 
-__all__ = ["HttpSource", "build_url", "display_url", "next_link"]
-
-
-def display_url(url: str) -> str:
-    """``url`` without its query string and credentials: what messages show."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _query_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return str(value)
-    return orjson.dumps(value).decode()
-
-
-def build_url(url: str, params: dict[str, Any]) -> str:
-    """``url`` with ``params`` set in its query string (same-named parameters replaced,
-    lists repeated, None dropped)."""
-    if not params:
-        return url
-    parts = urlsplit(url)
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
-    for name, value in params.items():
-        if value is None:
-            continue
-        values = value if isinstance(value, list) else [value]
-        kept.extend((name, _query_value(item)) for item in values)
-    return urlunsplit(parts._replace(query=urlencode(kept)))
+__all__ = ["HttpSource"]
 
 
 def _page_number(key: str) -> int:
@@ -123,7 +92,7 @@ class HttpSource(Closing):
             start = cursor if cursor is not None else incremental.initial
             if start is not None:
                 params[incremental.param] = start
-                description += f" ({incremental.param}={_query_value(start)})"
+                description += f" ({incremental.param}={query_value(start)})"
         request = first_request(config.pagination, config.url, params)
         return Plan([Page("page-1", request)], self._cursor_kind(), description)
 
@@ -157,7 +126,7 @@ class HttpSource(Closing):
                     url=response.url,
                     document=decoded.document,
                     record_count=decoded.table.num_rows,
-                    next_link=_next_link(response),
+                    next_link=next_link(response),
                 ),
             )
         )
@@ -212,8 +181,7 @@ class HttpSource(Closing):
         """The next page's request when the headers alone say it (``Link: rel=next``)."""
         if not isinstance(self.config.pagination, LinkHeaderPagination):
             return None
-        response_view = PageResponse(response.url, None, -1, _next_link(response))
-        return next_request(self.config.pagination, current, response_view)
+        return next_by_link(current, next_link(response))
 
     def _stored_page(self, page: Page, request: PageRequest, scope: SecretScope) -> Page:
         # The server built these URLs from what we sent: turn secret values back into
@@ -227,7 +195,7 @@ class HttpSource(Closing):
 
     def _decoder(self) -> ArrowDecoder:
         if self._arrow is None:
-            from hakiri.connectors.http.decode import ArrowDecoder
+            from hakiri.connectors._http.decode import ArrowDecoder
 
             incremental = self.config.incremental
             self._arrow = ArrowDecoder(
@@ -241,7 +209,7 @@ class HttpSource(Closing):
         self, page: Page, response: HttpResponse, request: HttpRequest, scope: SecretScope
     ) -> DecodedPage:
         """The path for any response shape: a Python object per record, then Arrow."""
-        from hakiri.connectors.http.decode import DecodedPage
+        from hakiri.connectors._http.decode import DecodedPage
         from hakiri.core.batch import records_to_table
 
         document = self._parse(response, request, scope)
@@ -301,22 +269,3 @@ class HttpSource(Closing):
                 description=f"{self.config.method} {display_url(self.config.url)}",
             )
         ]
-
-
-_NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*?\brel="?next"?', re.IGNORECASE)
-
-
-def _next_link(response: HttpResponse) -> str | None:
-    """The ``rel="next"`` target of the ``Link`` header, made absolute."""
-    header = response.headers.get("link")
-    match = _NEXT_LINK.search(header) if header else None
-    if match is None or not match.group(1).strip():
-        return None
-    target: str = match.group(1).strip()
-    if target.startswith(("http://", "https://")):
-        return target  # the common case; skips a URL parse per page
-    return urljoin(response.url, target)
-
-
-next_link = _next_link
-"""The ``rel="next"`` target of a response's ``Link`` header, made absolute (or None)."""

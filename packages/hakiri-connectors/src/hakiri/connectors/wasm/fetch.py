@@ -6,9 +6,10 @@ declared secrets, sends the request with urllib3 and follows redirects itself, c
 hop the same way: a redirect to another host never carries the secret-bearing headers. The
 response is scrubbed before the guest sees it: every substituted value (raw, URL-encoded or
 JSON-escaped) in the body, the headers or the final URL is turned back into its
-``secret://NAME`` reference (``hakiri.core.secrets.SecretScrubber``, the http connector's
-too), so an echoing server or a next link that repeats an API key
-hands the guest a reference, never the value (values are not kept after the request).
+``secret://NAME`` reference (``hakiri.core.secrets.SecretScrubber``, the http and github
+sources' too), so an echoing server or a next link that repeats an API key hands the guest
+a reference, never the value (values are not kept after the request). Proxies and the
+wording of a transport failure are ``hakiri.connectors._http``'s, as for those sources.
 
 One attempt per request: retrying is the guest's policy (it sees every HTTP status).
 """
@@ -28,8 +29,8 @@ from urllib3.exceptions import (
     LocationValueError,
 )
 
-from hakiri.connectors.http._proxies import EnvironmentProxies
-from hakiri.connectors.http._transport import transport_reason
+from hakiri.connectors._http.proxies import EnvironmentProxies
+from hakiri.connectors._http.transport import transport_reason
 from hakiri.core.errors import CapabilityDenied
 from hakiri.core.ports import SecretResolver
 from hakiri.core.secrets import SECRET_REF, SecretScrubber

@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from wasmtime import Store
     from wasmtime.component import Component, ExportIndex, Linker
 
-    from hakiri.connectors.http.decode import ArrowDecoder
+    from hakiri.connectors._http.decode import ArrowDecoder
 
 __all__ = ["LoadedConnector", "WasmSource", "check_exports"]
 
@@ -609,10 +609,10 @@ class WasmSource(Closing):
         return self._decode_json_lines(rows, page)
 
     def _decode_json_lines(self, rows: bytes, page: Page) -> pa.Table:
-        from hakiri.connectors.http.decode import ArrowDecoder
+        from hakiri.connectors._http.decode import ArrowDecoder
 
         # JSON text cannot hold a raw line break, so the lines joined with commas are a JSON
-        # array: the http connector's decoder reads it columnar, with a run-stable schema.
+        # array: the connectors' shared decoder reads it columnar, with a run-stable schema.
         document = b"[" + rows.strip().replace(b"\n", b",") + b"]"
         with self._decode_lock:
             if self._decoder is None:

@@ -35,9 +35,9 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from hakiri.connectors.http._proxies import EnvironmentProxies
-from hakiri.connectors.http._transport import one_line, transport_reason
-from hakiri.connectors.http.config import RetryConfig
+from hakiri.connectors._http.proxies import EnvironmentProxies
+from hakiri.connectors._http.retry import RetryConfig
+from hakiri.connectors._http.transport import one_line, transport_reason
 from hakiri.core.errors import SourceError, SourceHttpError, SourceUnreachable
 from hakiri.core.ports import Clock
 
