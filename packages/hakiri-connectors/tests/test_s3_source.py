@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from hakiri.connectors.s3 import connector
+from hakiri.connectors.s3 import S3SourceConfig, connector
+from hakiri.connectors.s3.client import S3Client
 from hakiri.connectors.s3.source import S3Source
 from hakiri.core.cursor import CursorKind, JsonValue
 from hakiri.core.errors import (
@@ -55,18 +56,40 @@ def options(s3_server: S3Server, bucket: str) -> dict[str, Any]:
     return {"bucket": bucket, "endpoint_url": s3_server.url, **s3_server.credential_refs()}
 
 
-@pytest.fixture
-def make(s3_host: TestHost, options: dict[str, Any]) -> Iterator[Any]:
+def _sources(host: TestHost, options: dict[str, Any]) -> Iterator[Any]:
+    """A fixture's maker of sources on ``options`` (plus a test's own), closed afterwards."""
     made: list[S3Source] = []
 
     def make(**extra: Any) -> S3Source:
-        source = connector.create({**options, **extra}, s3_host)
+        source = connector.create({**options, **extra}, host)
         made.append(source)
         return source
 
     yield make
     for source in made:
         source.close()
+
+
+@pytest.fixture
+def make(s3_host: TestHost, options: dict[str, Any]) -> Iterator[Any]:
+    yield from _sources(s3_host, options)
+
+
+@pytest.fixture
+def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No AWS configuration but what the test sets: no profile files, no instance role."""
+    for name in [n for n in os.environ if n.startswith("AWS_") and n != "AWS_CA_BUNDLE"]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return monkeypatch
+
+
+@pytest.fixture
+def make_bare(s3_host: TestHost, bucket: str, bare_env: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Sources of ``bucket`` whose options name no endpoint and no credentials."""
+    yield from _sources(s3_host, {"bucket": bucket})
 
 
 def _sweep(make: Any, cursor: JsonValue = None, **extra: Any) -> ReadResult:
@@ -251,6 +274,46 @@ def test_discover_an_empty_bucket(make: Any, bucket: str) -> None:
     (stream,) = make().discover()
     assert stream.schema is None
     assert stream.name == bucket.replace("-", "_")
+
+
+# -- the client: hakiri-core's, credentials from the host or botocore's chain -------------------
+
+
+def test_checksums_are_sent_only_where_s3_requires_them(
+    s3_host: TestHost, options: dict[str, Any]
+) -> None:
+    # The store's client, so R2 and MinIO (which refuse botocore's default checksums) work.
+    config = S3SourceConfig.model_validate(options)
+    with S3Client(config, s3_host.secrets) as client:
+        botocore_config = client.client_config
+    assert botocore_config.request_checksum_calculation == "when_required"
+    assert botocore_config.response_checksum_validation == "when_required"
+
+
+def test_botocores_chain_finds_the_endpoint_and_credentials(
+    s3_server: S3Server, bucket: str, bare_env: pytest.MonkeyPatch, make_bare: Any
+) -> None:
+    s3_server.put_object(bucket, "a.jsonl", _jsonl([1, 2]))
+    bare_env.setenv("AWS_ENDPOINT_URL", s3_server.url)
+    bare_env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    bare_env.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+    bare_env.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+    assert read_all(make_bare(), None).column("id") == [1, 2]
+
+
+def test_no_credentials_anywhere(s3_server: S3Server, bucket: str, make_bare: Any) -> None:
+    with pytest.raises(SourceError) as caught:
+        make_bare(endpoint_url=s3_server.url).plan(None)
+    line = caught.value.one_line()
+    assert f"no credentials for bucket {bucket!r}" in line and "anonymous = true" in line
+
+
+def test_anonymous_requests_are_unsigned(s3_server: S3Server, bucket: str, make_bare: Any) -> None:
+    # A signed request would find no credentials, and the object is readable by anyone.
+    s3_server.put_object(bucket, "public.jsonl", _jsonl([7]))
+    s3_server.client.put_object_acl(Bucket=bucket, Key="public.jsonl", ACL="public-read")
+    source = make_bare(endpoint_url=s3_server.url, anonymous=True)
+    assert read_all(source, None).column("id") == [7]
 
 
 # -- bad options and failures: one clear line ---------------------------------------------------

@@ -1,40 +1,54 @@
-"""A synchronous S3 client over aiobotocore, for the synchronous Source API.
+"""The s3 connector's calls on a bucket: list (with a ``keep`` filter), find the first
+object, download one, for the synchronous Source API.
 
-aiobotocore runs on an event loop this client owns (anyio's blocking portal: a thread with
-a loop), started on first use and stopped by ``close()``. Every method may be called from
-any thread but the portal's own: the run's prefetch thread reads while the main thread
-plans. Credentials are resolved through the host's secrets when the client is built and are
-kept only by botocore; messages name the bucket and endpoint, never a credential.
+The event loop, the client and the wording of botocore's errors are hakiri-core's
+``S3Handle`` / ``classify``, shared with the S3 object store; what is the connector's is
+which calls it makes, resolving its ``secret://`` references through the host's secrets
+(when the first request is made, and kept only by botocore), and turning failures into
+``SourceError`` / ``SourceUnreachable`` with hints that name its options. Every method may
+be called from any thread: the run's prefetch thread reads while the main thread plans.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
-from hakiri.connectors.s3._aiobotocore import import_module
 from hakiri.connectors.s3.config import S3SourceConfig
 from hakiri.core.closing import Closing
 from hakiri.core.errors import HakiriError, SourceError, SourceUnreachable
+from hakiri.core.objectstore.s3client import (
+    FailureKind,
+    S3Failure,
+    S3Handle,
+    S3Settings,
+    classify,
+    error_code,
+    error_status,
+)
 from hakiri.core.ports import SecretResolver
 
 __all__ = ["S3Client", "S3Object"]
 
+T = TypeVar("T")
+
 _CHUNK = 1 << 20
-_DENIED = {
-    "AccessDenied",
-    "AllAccessDisabled",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidToken",
-    "TokenRefreshRequired",
-    "403",
-}
 _GONE = {"NoSuchKey", "PreconditionFailed", "404", "412"}
+"""Answers to a GetObject that mean: not there, or no longer the planned version."""
+_INSTALL = "pip install 'hakiri-connectors[s3]' (or 'hakiri[s3]' for the hakiri profile)"
+_HINTS: dict[FailureKind, str | None] = {
+    "no_credentials": "set access_key_id / secret_access_key (secret://NAME references), or "
+    "anonymous = true for a public bucket",
+    "unreachable": "check endpoint_url / region and the network",
+    "denied": "check the access_key_id / secret_access_key secrets and the bucket's policy "
+    "(s3:ListBucket and s3:GetObject are needed)",
+    "no_bucket": "check bucket (and region / endpoint_url)",
+    "unsupported": "check endpoint_url: the service does not implement this S3 request",
+    "refused": None,
+    "botocore": "check the s3 options and the AWS configuration (profile, region)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +58,18 @@ class S3Object:
     size: int
 
 
-def _secret(resolver: SecretResolver, reference: str | None) -> str | None:
-    if reference is None:
+def _wanted(item: dict[str, Any], keep: Callable[[str], bool]) -> S3Object | None:
+    """A listed item as an object to read, unless ``keep`` refuses its key or it is a
+    console's "folder" marker."""
+    key: str = item["Key"]
+    if key.endswith("/") or not keep(key):
         return None
-    return resolver.resolve(reference.removeprefix("secret://"))
+    return S3Object(key, item.get("ETag", ""), int(item.get("Size", 0)))
+
+
+def _source_error(failure: S3Failure) -> SourceError:
+    kind = SourceUnreachable if failure.kind == "unreachable" else SourceError
+    return kind(failure.message, hint=_HINTS[failure.kind])
 
 
 class S3Client(Closing):
@@ -57,125 +79,107 @@ class S3Client(Closing):
         self.config = config
         self._secrets = secrets
         self._lock = threading.Lock()
-        self._portal_cm: AbstractContextManager[Any] | None = None
-        self._portal: Any = None
-        self._client_cm: AbstractContextManager[Any] | None = None
-        self._client: Any = None
+        self._handle: S3Handle | None = None
 
     @property
-    def where(self) -> str:
-        """The bucket and endpoint, for messages."""
-        endpoint = self.config.endpoint_url or "AWS S3"
-        return f"bucket {self.config.bucket!r} at {endpoint}"
+    def client_config(self) -> Any:
+        """The botocore config of the client (its checksum settings, retries)."""
+        return self._started().client_config
 
-    # -- lifecycle --------------------------------------------------------------------------
-
-    def _started(self) -> tuple[Any, Any]:
-        with self._lock:
-            if self._client is None:
-                self._start()
-            return self._portal, self._client
-
-    def _start(self) -> None:
-        from_thread = import_module("anyio.from_thread")
-        session_module = import_module("aiobotocore.session")
-        aio_config = import_module("aiobotocore.config")
+    def _settings(self) -> S3Settings:
         config = self.config
-        options: dict[str, Any] = {
-            "retries": {"max_attempts": config.max_attempts, "mode": "standard"},
-            "connect_timeout": config.timeout,
-            "read_timeout": config.timeout,
-            "s3": {"addressing_style": config.addressing_style},
-        }
-        if config.anonymous:
-            options["signature_version"] = import_module("botocore").UNSIGNED
-        region = config.region
-        if region is None and config.endpoint_url is not None:
-            region = "us-east-1"  # self-hosted services ignore it, but signing needs one
-        portal_cm: AbstractContextManager[Any] = from_thread.start_blocking_portal()
-        portal = portal_cm.__enter__()
-        try:
-            session = session_module.get_session()
-            creating = session.create_client(
-                "s3",
-                region_name=region,
-                endpoint_url=config.endpoint_url,
-                aws_access_key_id=_secret(self._secrets, config.access_key_id),
-                aws_secret_access_key=_secret(self._secrets, config.secret_access_key),
-                aws_session_token=_secret(self._secrets, config.session_token),
-                config=aio_config.AioConfig(**options),
-            )
-            client_cm: AbstractContextManager[Any] = portal.wrap_async_context_manager(creating)
-            self._client = self._translated(client_cm.__enter__, "connect")
-        except BaseException:
-            portal_cm.__exit__(None, None, None)
-            raise
-        self._portal_cm, self._portal, self._client_cm = portal_cm, portal, client_cm
+        return S3Settings(
+            bucket=config.bucket,
+            endpoint_url=config.endpoint_url,
+            region=config.region,
+            access_key_id=self._secret(config.access_key_id),
+            secret_access_key=self._secret(config.secret_access_key),
+            session_token=self._secret(config.session_token),
+            anonymous=config.anonymous,
+            addressing_style=config.addressing_style,
+            max_attempts=config.max_attempts,
+            timeout=config.timeout,
+        )
+
+    def _secret(self, reference: str | None) -> str | None:
+        if reference is None:
+            return None  # botocore's chain finds one (environment, profile, role)
+        return self._secrets.resolve(reference.removeprefix("secret://"))
+
+    def _started(self) -> S3Handle:
+        with self._lock:
+            if self._handle is None:
+                self._handle = S3Handle(
+                    self._settings(), needed_by="the s3 connector", install=_INSTALL
+                )
+            return self._handle
 
     def close(self) -> None:
         with self._lock:
-            client_cm, portal_cm = self._client_cm, self._portal_cm
-            self._client_cm = self._portal_cm = self._portal = self._client = None
+            handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
+
+    def _call(self, make: Callable[[Any], Awaitable[T]], operation: str) -> T:
+        """``await make(client)``, with botocore's errors as one clear ``SourceError`` line."""
+        handle = self._started()
         try:
-            if client_cm is not None:
-                client_cm.__exit__(None, None, None)
-        finally:
-            if portal_cm is not None:
-                portal_cm.__exit__(None, None, None)
+            return handle.call(make)
+        except HakiriError:
+            raise
+        except Exception as exc:
+            failure = classify(exc, handle.settings, operation)
+            if failure is None:
+                raise
+            raise _source_error(failure) from None
 
     # -- calls ------------------------------------------------------------------------------
 
     def list_objects(self, prefix: str, keep: Callable[[str], bool]) -> list[S3Object]:
         """Every object under ``prefix`` whose key ``keep`` accepts, in key order."""
-        portal, client = self._started()
 
-        async def listing() -> list[S3Object]:
+        async def listing(client: Any) -> list[S3Object]:
             found: list[S3Object] = []
             paginator = client.get_paginator("list_objects_v2")
             async for response in paginator.paginate(Bucket=self.config.bucket, Prefix=prefix):
-                found.extend(
-                    S3Object(item["Key"], item.get("ETag", ""), int(item.get("Size", 0)))
-                    for item in response.get("Contents", ())
-                    if keep(item["Key"]) and not item["Key"].endswith("/")
-                )
+                wanted = (_wanted(item, keep) for item in response.get("Contents", ()))
+                found.extend(obj for obj in wanted if obj is not None)
             return found
 
-        objects: list[S3Object] = self._translated(lambda: portal.call(listing), "list")
+        objects = self._call(listing, "list")
         objects.sort(key=lambda o: o.key)
         return objects
 
     def first_object(self, prefix: str, keep: Callable[[str], bool]) -> S3Object | None:
         """The first object (in key order) ``list_objects`` would return, listing no further."""
-        portal, client = self._started()
 
-        async def first() -> S3Object | None:
+        async def first(client: Any) -> S3Object | None:
             paginator = client.get_paginator("list_objects_v2")
             async for response in paginator.paginate(Bucket=self.config.bucket, Prefix=prefix):
                 for item in response.get("Contents", ()):
-                    if keep(item["Key"]) and not item["Key"].endswith("/"):
-                        return S3Object(item["Key"], item.get("ETag", ""), int(item["Size"]))
+                    if (obj := _wanted(item, keep)) is not None:
+                        return obj
             return None
 
-        found: S3Object | None = self._translated(lambda: portal.call(first), "list")
-        return found
+        return self._call(first, "list")
 
     def download(
         self, key: str, into: BinaryIO, *, etag: str | None = None, byte_range: str | None = None
     ) -> bool:
         """Stream object ``key`` into ``into`` (``_CHUNK`` bytes at a time). False when the
         object is gone or, with ``etag``, no longer has that ETag."""
-        portal, client = self._started()
         args: dict[str, Any] = {"Bucket": self.config.bucket, "Key": key}
         if etag:
             args["IfMatch"] = etag
         if byte_range:
             args["Range"] = byte_range
 
-        async def fetch() -> bool:
+        async def fetch(client: Any) -> bool:
             try:
                 response = await client.get_object(**args)
             except Exception as exc:
-                if _code(exc) in _GONE:
+                # HeadObject-style answers carry the status as the code, or no code at all.
+                if (error_code(exc) or str(error_status(exc))) in _GONE:
                     return False
                 raise
             async with response["Body"] as body:
@@ -183,80 +187,4 @@ class S3Client(Closing):
                     into.write(chunk)
             return True
 
-        ok: bool = self._translated(lambda: portal.call(fetch), "get")
-        return ok
-
-    # -- errors -----------------------------------------------------------------------------
-
-    def _translated(self, call: Callable[[], Any], operation: str) -> Any:
-        """``call()``, with botocore's errors as one clear ``SourceError`` line."""
-        try:
-            return call()
-        except HakiriError:
-            raise
-        except Exception as exc:
-            raise self._error(exc, operation) from None
-
-    def _error(self, exc: Exception, operation: str) -> Exception:
-        exceptions = import_module("botocore.exceptions")
-        where = self.where
-        if isinstance(exc, exceptions.NoCredentialsError | exceptions.PartialCredentialsError):
-            return SourceError(
-                f"no credentials for {where}",
-                hint="set access_key_id / secret_access_key (secret://NAME references), or "
-                "anonymous = true for a public bucket",
-            )
-        unreachable = (
-            exceptions.EndpointConnectionError,
-            exceptions.ConnectTimeoutError,
-            exceptions.ReadTimeoutError,
-            exceptions.ConnectionClosedError,
-        )
-        if isinstance(exc, unreachable):
-            return SourceUnreachable(
-                f"cannot reach {where}: {_reason(exc)}",
-                hint="check endpoint_url / region and the network",
-            )
-        if isinstance(exc, exceptions.ClientError):
-            code = _code(exc)
-            if code in ("NoSuchBucket", "404") and operation == "list":
-                return SourceError(
-                    f"{where} does not exist",
-                    hint="check bucket (and region / endpoint_url)",
-                )
-            if code in _DENIED:
-                return SourceError(
-                    f"access to {where} was denied ({code})",
-                    hint="check the access_key_id / secret_access_key secrets and the "
-                    "bucket's policy (s3:ListBucket and s3:GetObject are needed)",
-                )
-            return SourceError(f"S3 {operation} on {where} failed: {code}: {_reason(exc)}")
-        if isinstance(exc, OSError):
-            return SourceUnreachable(
-                f"cannot talk to {where}: {_reason(exc)}",
-                hint="check endpoint_url / region and the network",
-            )
-        if isinstance(exc, exceptions.BotoCoreError):
-            return SourceError(
-                f"S3 {operation} on {where} failed: {_reason(exc)}",
-                hint="check the s3 options and the AWS configuration (profile, region)",
-            )
-        return exc
-
-
-def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return ""
-    error = response.get("Error") or {}
-    code = error.get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
-    return str(code)
-
-
-def _reason(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        message = (response.get("Error") or {}).get("Message")
-        if message:
-            return " ".join(str(message).split())
-    return " ".join(str(exc).split()) or type(exc).__name__
+        return self._call(fetch, "get")

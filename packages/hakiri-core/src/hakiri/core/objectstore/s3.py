@@ -28,17 +28,21 @@ from hakiri.core.errors import (
     HakiriError,
     ObjectNotFound,
     PreconditionFailed,
+    StoreDenied,
     StoreError,
+    StoreUnreachable,
+    StoreUnwritable,
 )
 from hakiri.core.objectstore._body import BodyFailed, chunks_of, parts_of
 from hakiri.core.objectstore._keys import check_key, check_prefix, plain_etag
 from hakiri.core.objectstore._reader import ObjectReaderBase
-from hakiri.core.objectstore._s3client import (
+from hakiri.core.objectstore.s3client import (
+    FailureKind,
     S3Handle,
     S3Settings,
+    classify,
     error_code,
     error_status,
-    store_error,
 )
 from hakiri.core.ports import ObjectData, ObjectInfo, PutBody, PutResult
 
@@ -337,7 +341,44 @@ class S3ObjectStore(Closing):
                 f"({self.conflict_retries + 1} attempts)",
                 hint="try again; many writers are racing for this key",
             )
-        return store_error(exc, self.settings, operation)
+        return _store_error(exc, self.settings, operation)
+
+
+_KINDS: dict[FailureKind, tuple[type[StoreError], str | None]] = {
+    "no_credentials": (
+        StoreDenied,
+        "pass access_key_id / secret_access_key, or set AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY (or an AWS profile)",
+    ),
+    "unreachable": (StoreUnreachable, "check the endpoint URL / region and the network"),
+    "denied": (
+        StoreDenied,
+        "check the credentials and the bucket's policy (s3:ListBucket, s3:GetObject, "
+        "s3:PutObject and s3:DeleteObject are needed)",
+    ),
+    "no_bucket": (StoreError, "check the bucket name (and region / endpoint URL)"),
+    "unsupported": (
+        StoreError,
+        "use an S3-compatible service that implements conditional requests",
+    ),
+    "refused": (StoreError, None),
+    "botocore": (
+        StoreError,
+        "check the store's S3 settings and the AWS configuration (profile, region)",
+    ),
+}
+_WRITES = ("put", "delete", "upload")
+
+
+def _store_error(exc: Exception, settings: S3Settings, operation: str) -> BaseException:
+    """One ``StoreError`` line for a botocore error; anything else passes through."""
+    failure = classify(exc, settings, operation)
+    if failure is None:
+        return exc
+    kind, hint = _KINDS[failure.kind]
+    if failure.kind == "denied" and operation.startswith(_WRITES):
+        kind = StoreUnwritable  # a store that can be read but not written
+    return kind(failure.message, hint=hint)
 
 
 def _lost(key: str, where: str, condition: dict[str, str]) -> PreconditionFailed:
