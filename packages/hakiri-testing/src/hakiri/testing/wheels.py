@@ -13,6 +13,9 @@ name (``hakiri``), so they are never resolved against an index. Two ways are off
   resolver never asks the index about it. Third-party versions are held to ``uv.lock``
   with ``--constraints``.
 
+``install_test_tools`` adds pytest and the few test tools a member's own tests use to such a
+venv, at the versions of the root's dev group in ``uv.lock``.
+
 uv runs from its cache first (``--offline``) and goes online only when that fails.
 """
 
@@ -25,23 +28,31 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 __all__ = [
+    "TEST_TOOLS",
     "UvFailed",
     "build_wheels",
     "distribution_sizes",
     "export_constraints",
     "install_profile",
+    "install_test_tools",
     "not_from_wheels",
     "site_packages",
     "uv",
     "uv_binary",
     "uvx_command",
     "wheel_closure",
+    "wheel_extras",
 ]
+
+# The test framework a member's own tests run with, not code under test: pytest, the timeout
+# every run sets, and the property-based testing some tests use.
+TEST_TOOLS = ("pytest", "pytest-timeout", "hypothesis")
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -110,11 +121,20 @@ def build_wheels(root: Path, dist: Path) -> dict[str, Path]:
     return wheels
 
 
-def _requires(wheel: Path) -> list[str]:
+def _metadata(wheel: Path, field: str) -> list[str]:
     with zipfile.ZipFile(wheel) as archive:
         metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         message = email.parser.Parser().parsestr(archive.read(metadata).decode())
-    return message.get_all("Requires-Dist") or []
+    return message.get_all(field) or []
+
+
+def _requires(wheel: Path) -> list[str]:
+    return _metadata(wheel, "Requires-Dist")
+
+
+def wheel_extras(wheel: Path) -> list[str]:
+    """The extras the wheel's distribution declares (``Provides-Extra``), sorted."""
+    return sorted(_metadata(wheel, "Provides-Extra"))
 
 
 def wheel_closure(wheels: Mapping[str, Path], name: str) -> list[str]:
@@ -145,10 +165,12 @@ def install_profile(
     *,
     python: str | None = None,
     compile_bytecode: bool = False,
+    extras: Iterable[str] = (),
 ) -> None:
-    """A fresh venv holding ``app`` from ``wheels`` and its third-party dependencies at the
-    versions locked in ``root/uv.lock``."""
+    """A fresh venv holding ``app`` from ``wheels`` (with ``extras`` of its own) and its
+    third-party dependencies at the versions locked in ``root/uv.lock``."""
     version = wheels[_canonical(app)].name.split("-")[1]
+    chosen = sorted(extras)
     compile_flag = ["--compile-bytecode"] if compile_bytecode else []
     uv(root, "venv", str(venv), "--python", python or sys.executable)
     uv(
@@ -159,6 +181,7 @@ def install_profile(
         app,
         "--no-default-groups",
         "--no-install-workspace",
+        *(arg for extra in chosen for arg in ("--extra", extra)),
         *compile_flag,
         env={"UV_PROJECT_ENVIRONMENT": str(venv)},
     )
@@ -173,7 +196,7 @@ def install_profile(
         "--no-index",
         *links,
         *compile_flag,
-        f"{app}=={version}",
+        f"{app}[{','.join(chosen)}]=={version}" if chosen else f"{app}=={version}",
     )
 
 
@@ -233,22 +256,42 @@ def distribution_sizes(venv: Path) -> dict[str, int]:
     return sizes
 
 
-def export_constraints(root: Path, app: str, path: Path) -> Path:
-    """The third-party versions ``app`` resolves to in ``uv.lock``, as a constraints file."""
-    proc = uv(
+def _locked(root: Path, *selection: str) -> str:
+    """``uv export`` of ``selection`` as pinned requirements, no workspace member in them."""
+    return uv(
         root,
         "export",
         "--frozen",
-        "--package",
-        app,
+        *selection,
         "--no-emit-workspace",
         "--no-hashes",
         "--no-header",
         "--no-annotate",
-        "--no-dev",
-    )
-    path.write_text(proc.stdout, encoding="utf-8")
+    ).stdout
+
+
+def export_constraints(root: Path, app: str, path: Path) -> Path:
+    """The third-party versions ``app`` resolves to in ``uv.lock``, as a constraints file."""
+    path.write_text(_locked(root, "--package", app, "--no-dev"), encoding="utf-8")
     return path
+
+
+def install_test_tools(root: Path, venv: Path, tools: Iterable[str] = TEST_TOOLS) -> None:
+    """``tools`` (and what they require) into ``venv`` at the versions the root's dev group
+    has in ``uv.lock``; no workspace member comes with them (the export leaves them out)."""
+    names = [_canonical(tool) for tool in tools]
+    locked = _locked(root, "--only-group", "dev")
+    pinned = {_canonical(m.group(1)) for line in locked.splitlines() if (m := _NAME.match(line))}
+    # A tool outside the lock would install at whatever version the index has today.
+    unpinned = sorted(set(names) - pinned)
+    if unpinned:
+        raise UvFailed(
+            f"{', '.join(unpinned)} not in uv.lock's dev group: add to [dependency-groups] dev"
+        )
+    with tempfile.TemporaryDirectory() as scratch:
+        constraints = Path(scratch) / "dev.txt"
+        constraints.write_text(locked, encoding="utf-8")
+        uv(root, "pip", "install", "--python", str(venv), "--constraints", str(constraints), *names)
 
 
 def uvx_command(
