@@ -54,7 +54,9 @@ def values(store: ContextStore, sql: str) -> list[tuple[object, ...]]:
 
 def test_views_show_committed_files_only(issues: StoreBuilder) -> None:
     context = issues.root / "context" / "issues"
-    write_parquet(rows(id=[99], state=["stray"]), context / "stray.parquet")
+    write_parquet(
+        rows(id=[99], state=["stray"]), issues.files.objects, "context/issues/stray.parquet"
+    )
     staged = issues.stage("issues", rows(id=[100], state=["staged"]))
     with open_store(issues.root) as store:
         assert values(store, "select id from issues order by id") == [(1,), (2,), (3,)]

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hakiri.context.layout import CONTEXT_DIR
@@ -25,6 +24,7 @@ from hakiri.core.records import FileRecord, SchemaVersion, TableRecord, WriteDis
 if TYPE_CHECKING:
     import duckdb
 
+    from hakiri.context.files import StoreFiles
     from hakiri.core.ports import Catalog
 
 __all__ = [
@@ -118,18 +118,22 @@ def plan_view(
     table: TableRecord,
     files: list[FileRecord],
     versions: list[SchemaVersion],
-    store_root: Path,
+    store: StoreFiles,
 ) -> TableView | None:
-    """The ``SELECT`` behind ``table``'s view; None when there is nothing to show at all."""
+    """The ``SELECT`` behind ``table``'s view; None when there is nothing to show at all.
+
+    ``StoreError`` if ``store`` has no local files for DuckDB to read."""
     if not files:
         if not versions:
             return None
         schema = versions[-1].schema.to_arrow().serialize().to_pybytes()
         return TableView(table.name, None, empty_schema=schema)
-    context = os.path.join(str(store_root), CONTEXT_DIR) + os.sep
+    # Checked lexically, as the catalog names them: a view reads only the store's data
+    # directory (the query sandbox opens nothing else; docs/query-safety.md).
+    context = os.path.normpath(store.local_path(CONTEXT_DIR)) + os.sep
     paths = []
     for file in files:
-        path = os.path.normpath(os.path.join(str(store_root), file.path))
+        path = os.path.normpath(store.local_path(file.path))
         if not path.startswith(context):
             problem = f"file {file.path!r} lies outside the store's {CONTEXT_DIR}/ directory"
             return TableView(table.name, None, problem)
@@ -182,13 +186,14 @@ def _empty_view_sql(con: duckdb.DuckDBPyConnection, schema: bytes) -> str | None
     return f"SELECT {', '.join(columns)} WHERE false" if columns else None
 
 
-def plan_store(catalog: Catalog, store_root: Path) -> StorePlan:
-    """The view of every table of ``catalog``; reads the catalog only."""
+def plan_store(catalog: Catalog, store: StoreFiles) -> StorePlan:
+    """The view of every table of ``catalog`` over the files of ``store``; reads the
+    catalog only."""
     views: list[TableView] = []
     problems: dict[str, str] = {}
     for table in catalog.list_tables():
         view = plan_view(
-            table, catalog.list_files(table.name), catalog.schema_versions(table.name), store_root
+            table, catalog.list_files(table.name), catalog.schema_versions(table.name), store
         )
         if view is None:
             continue

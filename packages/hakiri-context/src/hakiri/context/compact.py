@@ -15,10 +15,10 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hakiri.context._views import ident, plan_view
+from hakiri.context.files import StoreFiles
 from hakiri.core.clock import SystemClock
 from hakiri.core.errors import ConfigError, StoreError, UnknownTable
 from hakiri.core.failpoints import failpoint
@@ -87,14 +87,15 @@ def compact_table(project: Project, table: str, *, clock: Clock | None = None) -
     try:
         record = _merge_table(catalog, table)
         with PipelineLock(project.store_root, record.pipeline) as lock:
-            _recover(catalog, record, project.store_root, clock, lock)
-            return _Compactor(catalog, record, project.store_root, clock, lock).run()
+            files = StoreFiles.local(project.store_root)
+            _recover(catalog, record, files, clock, lock)
+            return _Compactor(catalog, record, files, clock, lock).run()
     finally:
         catalog.close()
 
 
 def _recover(
-    catalog: Catalog, record: TableRecord, store_root: Path, clock: Clock, lock: PipelineLock
+    catalog: Catalog, record: TableRecord, files: StoreFiles, clock: Clock, lock: PipelineLock
 ) -> None:
     """Close the compactions of this pipeline whose process died, and delete what they
     staged, under the pipeline's lock.
@@ -121,7 +122,7 @@ def _recover(
         )
     settle_interrupted(catalog, dead, lock=lock, finished_at=now, reason=DIED)
     live = {r.run_id for r in running if r.trigger != COMPACT_TRIGGER}
-    collect_unreferenced(store_root, catalog, record.name, live_runs=live)
+    collect_unreferenced(files, catalog, record.name, live_runs=live)
 
 
 def _merge_table(catalog: Catalog, table: str) -> TableRecord:
@@ -144,14 +145,14 @@ class _Compactor:
         self,
         catalog: Catalog,
         record: TableRecord,
-        store_root: Path,
+        files: StoreFiles,
         clock: Clock,
         lock: PipelineLock | None = None,
     ):
         self.lock = lock
         self.catalog = catalog
         self.record = record
-        self.store_root = store_root
+        self.files = files
         self.clock = clock
         self.staged: list[StagedFile] = []
 
@@ -220,7 +221,7 @@ class _Compactor:
 
     def _view_sql(self, files: list[FileRecord]) -> str:
         versions = self.catalog.schema_versions(self.record.name)
-        view = plan_view(self.record, files, versions, self.store_root)
+        view = plan_view(self.record, files, versions, self.files)
         if view is None or view.sql is None:
             problem = view.problem if view else "no files"
             raise StoreError(f"table {self.record.name!r} cannot be read: {problem}")
@@ -255,12 +256,11 @@ class _Compactor:
 
     def _stage(self, data: pa.Table, run_id: str, seq: int) -> None:
         from hakiri.context.layout import staged_path
-        from hakiri.context.parquet import write_parquet
         from hakiri.core.schema import Schema
 
         relative = staged_path(self.record.name, run_id, seq)
         data = self._conform(data)
-        info = write_parquet(data, self.store_root / relative)
+        info = self.files.write(relative, data)
         self.staged.append(
             StagedFile(
                 relative, info.rows, info.bytes, info.checksum, Schema.from_arrow(data.schema)
@@ -295,18 +295,20 @@ class _Compactor:
 
     def _abandon(self, run_id: str, exc: BaseException) -> None:
         for staged in self.staged:
-            (self.store_root / staged.path).unlink(missing_ok=True)
+            try:
+                self.files.delete(staged.path)
+            except StoreError:
+                continue  # the store refuses writes now: the next operation collects it
         # A compaction commits once, at its end: failing, it has committed nothing.
         record_failure(self.catalog, self.clock, run_id, exc, committed=False, lock=self.lock)
 
     def _remove_replaced(self, files: list[FileRecord]) -> int:
         referenced = self.catalog.referenced_paths(self.record.name)
         removed = 0
+        present = {info.key for info in self.files.table_files(self.record.name)}
         for file in files:
-            if file.path in referenced:
+            if file.path in referenced or file.path not in present:
                 continue
-            path = self.store_root / file.path
-            if path.exists():
-                path.unlink()
-                removed += 1
+            self.files.delete(file.path)
+            removed += 1
         return removed

@@ -1,4 +1,4 @@
-"""The Parquet writer: deterministic bytes, atomic publication on disk.
+"""The Parquet writer: deterministic bytes, published whole through an object store.
 
 The same Arrow table always gives the same file (for a given pyarrow version, which the
 file names in its ``created_by``): every writer option is fixed here, table-level schema
@@ -9,14 +9,17 @@ deployments fed the same data can therefore be compared file by file.
 from __future__ import annotations
 
 import hashlib
-import os
+import queue
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from hakiri.core.ports import ObjectStore
 
 __all__ = ["WRITER_OPTIONS", "ParquetFileInfo", "write_parquet"]
 
@@ -46,7 +49,11 @@ WRITER_OPTIONS: MappingProxyType[str, Any] = MappingProxyType(
 )
 """Every option ``write_parquet`` passes to ``pyarrow.parquet.write_table``."""
 
-_BLOCK = 1 << 20
+_DEPTH = 8
+"""Writes of the encoder (a page or a column chunk each) waiting for the put: what bounds
+the memory a file takes while it is written."""
+_POLL = 0.05
+"""Seconds between checks, while the put is behind, that it is still alive."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,48 +65,112 @@ class ParquetFileInfo:
     checksum: str
 
 
-def write_parquet(table: pa.Table, path: Path) -> ParquetFileInfo:
-    """Write ``table`` to ``path`` so that a reader sees either no file or the whole file.
+def write_parquet(table: pa.Table, objects: ObjectStore, key: str) -> ParquetFileInfo:
+    """Write ``table`` as the object ``key`` of ``objects``: readers see no object or the
+    whole file (the store's put is atomic), never part of one.
 
-    The bytes go to ``<path>.tmp`` first, are synced, then renamed over ``path``; the
-    directory is synced so the rename survives a power cut.
+    pyarrow encodes in this thread while the put runs in another, so the store hashes and
+    writes each part as it comes instead of after the whole file: pyarrow releases the GIL
+    while it encodes, and a file costs little more than its encoding, in bounded memory.
+    Whatever fails — the encoding or the store — nothing is stored and that error is raised.
     """
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    pipe = _Pipe()
+    failures: list[BaseException] = []
+
+    def put() -> None:
+        try:
+            objects.put(key, pipe.chunks())
+        except BaseException as exc:  # noqa: BLE001 - handed to the encoding thread
+            failures.append(exc)
+        finally:
+            pipe.put_ended.set()
+
+    worker = threading.Thread(target=put, name=f"hakiri-put-{key}", daemon=True)
+    worker.start()
     try:
-        pq.write_table(table.replace_schema_metadata(None), tmp, **WRITER_OPTIONS)
-        size, checksum = _sync_and_hash(tmp)
-        os.replace(tmp, path)
+        # Any object with ``write`` is a file to pyarrow.
+        sink = cast("IO[bytes]", pipe)
+        pq.write_table(table.replace_schema_metadata(None), sink, **WRITER_OPTIONS)
+        pipe.send(_END)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        pipe.abandon()
+        worker.join()
+        # The store's own error (a full disk) is the cause when it stopped the encoding.
+        if failures and not isinstance(failures[0], _Abandoned):
+            raise failures[0] from None
         raise
-    _sync_directory(path.parent)
-    return ParquetFileInfo(rows=table.num_rows, bytes=size, checksum=checksum)
+    worker.join()
+    if failures:
+        raise failures[0]
+    return ParquetFileInfo(rows=table.num_rows, bytes=pipe.size, checksum=pipe.checksum)
 
 
-def _sync_and_hash(path: Path) -> tuple[int, str]:
-    """Hash the file from disk (what readers will get) and flush it to stable storage."""
-    digest = hashlib.sha256()
-    size = 0
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        while block := os.read(fd, _BLOCK):
-            digest.update(block)
-            size += len(block)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return size, f"sha256:{digest.hexdigest()}"
+class _Abandoned(Exception):
+    """The encoding failed: the put must store nothing."""
 
 
-def _sync_directory(directory: Path) -> None:
-    if os.name != "posix":  # Windows cannot open a directory; its rename is durable enough.
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+class _PutEnded(Exception):
+    """The put stopped before the file was complete (its error says why)."""
+
+
+_END = b""
+_FAILED = None
+
+
+class _Pipe:
+    """The file pyarrow writes to, read by the put in another thread as its body (and
+    hashed there, on the way)."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_DEPTH)
+        self.put_ended = threading.Event()
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    @property
+    def checksum(self) -> str:
+        return f"sha256:{self._digest.hexdigest()}"
+
+    # -- the encoder's side (a writable file for pyarrow) -------------------------------
+
+    def write(self, data: bytes | memoryview) -> int:
+        chunk = bytes(data)
+        if chunk:
+            self.send(chunk)
+        return len(chunk)
+
+    def flush(self) -> None:
+        """Nothing is held here."""
+
+    def close(self) -> None:
+        self.closed = True
+
+    def send(self, item: bytes | None) -> None:
+        while not self.put_ended.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL)
+            except queue.Full:
+                continue
+            return
+        raise _PutEnded("the store stopped reading the file")
+
+    def abandon(self) -> None:
+        try:
+            self.send(_FAILED)
+        except _PutEnded:
+            pass  # the put has ended already: nothing to tell it
+
+    # -- the put's side -----------------------------------------------------------------
+
+    def chunks(self) -> Iterator[bytes]:
+        while (chunk := self._queue.get()) is not _FAILED:
+            if chunk == _END:
+                return
+            self._digest.update(chunk)
+            self.size += len(chunk)
+            yield chunk
+        raise _Abandoned("the Parquet encoding failed")

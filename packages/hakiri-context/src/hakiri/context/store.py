@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from hakiri.context._views import plan_store
 from hakiri.context.catalog import catalog_scheme, open_catalog
+from hakiri.context.files import StoreFiles
 from hakiri.context.layout import CATALOG_FILE
 from hakiri.context.query import (
     DEFAULT_LIMIT,
@@ -172,7 +173,8 @@ class ContextStore(Closing):
         if self._closed:
             raise StoreError(f"the context store at {self.root} is closed")
         if self._connection is None:
-            self._connection = open_connection(plan_store(self.catalog, self.root))
+            files = StoreFiles.local(self.root)
+            self._connection = open_connection(plan_store(self.catalog, files))
         return self._connection
 
     # -- lifetime ---------------------------------------------------------------------------

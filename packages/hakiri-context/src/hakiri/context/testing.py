@@ -26,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from hakiri.context.files import StoreFiles
 from hakiri.core.clock import utc_now
 from hakiri.core.cursor import CursorKind, JsonValue
 from hakiri.core.errors import CatalogError, CursorConflict, LeaseLost
@@ -174,17 +175,16 @@ class StoreBuilder:
         from hakiri.context.catalog.sqlite import SqliteCatalog
 
         self.root = root
+        self.files = StoreFiles.local(root)
         self.catalog = SqliteCatalog(root / "catalog.db")
         self.catalog.create_run(run_record("r1"))
         self._seq = 0
 
     def stage(self, table: str, data: pa.Table) -> StagedFile:
         """Write ``data`` into the store without publishing it."""
-        from hakiri.context.parquet import write_parquet
-
         self._seq += 1
         relative = f"context/{table}/r1-{self._seq:04d}.parquet"
-        info = write_parquet(data, self.root / relative)
+        info = self.files.write(relative, data)
         schema = Schema.from_arrow(data.schema)
         return StagedFile(relative, info.rows, info.bytes, info.checksum, schema)
 

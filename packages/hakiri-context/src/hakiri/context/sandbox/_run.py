@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hakiri.context._views import StorePlan, plan_store
+from hakiri.context.files import StoreFiles
 from hakiri.context.query import QueryResult
 from hakiri.context.sandbox._process import QueryProcess
 from hakiri.core.errors import QueryTooLong
@@ -29,7 +30,7 @@ def read_plan(store_root: Path, catalog_url: str) -> StorePlan:
 
     catalog = open_catalog(existing_catalog_url(store_root, catalog_url, read_only=True))
     try:
-        return plan_store(catalog, store_root.resolve())
+        return plan_store(catalog, StoreFiles.local(store_root.resolve()))
     finally:
         catalog.close()
 

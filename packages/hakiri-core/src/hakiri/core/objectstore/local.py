@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -268,6 +269,57 @@ class LocalObjectStore(Closing):
         finally:
             os.close(fd)
 
+    # -- crash leftovers --------------------------------------------------------------------
+
+    def remove_temporaries(self, prefix: str = "", *, idle_for: float = 0.0) -> tuple[str, ...]:
+        """Delete the temporary files that puts killed mid-write left under ``prefix`` (a
+        directory: ``""`` or a ``/``-terminated key prefix) and that nothing has written to
+        for ``idle_for`` seconds; return their root-relative paths, sorted.
+
+        A live put writes its temporary continuously and renames it as soon as the body is
+        in, so an idle one has no writer; with ``idle_for=0`` the caller promises that no
+        put under ``prefix`` is in flight (it holds a lock every writer there takes).
+        """
+        if prefix and not prefix.endswith("/"):
+            raise InvalidObjectKey(
+                f"{prefix!r} does not name a directory of the store",
+                hint="pass '' or a prefix ending in '/'",
+                key=prefix,
+            )
+        check_prefix(prefix)
+        start = self.root.joinpath(*prefix.rstrip("/").split("/")) if prefix else self.root
+        removed: list[str] = []
+        try:
+            if prefix:
+                self._check_inside(start, prefix)
+            deadline = time.time() - idle_for
+            # Symbolic links to directories are not walked; a directory that cannot be read
+            # is an error, one that vanished is not.
+            for directory, _, names in os.walk(start, onerror=_unless_missing):
+                removed.extend(
+                    os.path.relpath(os.path.join(directory, name), self.root)
+                    for name in names
+                    if name.startswith(TEMPORARY) and self._remove_idle(directory, name, deadline)
+                )
+        except OSError as exc:
+            raise self._error(
+                exc, f"removing temporary files under {prefix!r} in {self.url}"
+            ) from None
+        return tuple(sorted(path.replace(os.sep, "/") for path in removed))
+
+    def _remove_idle(self, directory: str, name: str, deadline: float) -> bool:
+        path = os.path.join(directory, name)
+        try:
+            status = os.lstat(path)
+            if not stat.S_ISREG(status.st_mode) or status.st_mtime > deadline:
+                return False
+            os.unlink(path)
+        except FileNotFoundError:
+            return False  # its put finished (renamed it) or another sweep took it
+        if self.durable:
+            fsync_directory(Path(directory))
+        return True
+
     # -- paths and errors -------------------------------------------------------------------
 
     def _path(self, key: str) -> Path:
@@ -345,6 +397,11 @@ def _info(key: str, fd: int) -> ObjectInfo | None:
         etag=content_etag(fd),
         last_modified=datetime.fromtimestamp(status.st_mtime_ns / 1e9, UTC),
     )
+
+
+def _unless_missing(exc: OSError) -> None:
+    if not isinstance(exc, FileNotFoundError | NotADirectoryError):
+        raise exc
 
 
 def _bare(exc: OSError) -> OSError:
