@@ -48,12 +48,6 @@ pytestmark = pytest.mark.timeout(900)
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = ["hakiri-core", "hakiri-runtime", "hakiri-context", "hakiri-connectors", "hakiri-agent"]
-# Members none of whose own tests can run alone, and why. The test checks the reason still
-# holds, so an entry goes as soon as one of the member's test modules qualifies.
-NO_ALONE_TESTS = {
-    "hakiri-agent": "every test module drives the real daemon or MCP server through "
-    "hakiri.testing (cli, daemon, project, demo_api)",
-}
 
 _IMPORT_ALL = textwrap.dedent(
     """
@@ -208,12 +202,6 @@ def test_member_own_tests_pass_alone(member: str, wheels: dict[str, Path], tmp_p
     install_test_tools(ROOT, venv)
     selection = select_alone_tests(ROOT, venv, member, ours)
     print(selection.summary())
-    if member in NO_ALONE_TESTS:
-        assert not selection.selected, (
-            f"{member} has tests that run alone now "
-            f"({', '.join(p.name for p in selection.selected)}): drop it from NO_ALONE_TESTS"
-        )
-        return
     assert selection.selected, f"no test of {member} can run alone: {selection.summary()}"
 
     run = run_alone_tests(ROOT, venv, selection, tmp_path / "run")
