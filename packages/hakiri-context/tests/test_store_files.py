@@ -146,6 +146,23 @@ def test_a_failed_put_leaves_nothing_in_the_store(
     assert sorted(os.listdir(tmp_path / "store" / "context" / "t")) == ["r1-000000.parquet"]
 
 
+def test_an_encoding_that_fails_midway_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    def fails_after_3_mib(table: pa.Table, where: pa.NativeFile, **options: object) -> None:
+        for _ in range(48):  # parts go to the store (in its own thread) as they fill
+            where.write(os.urandom(64 * 1024))
+        raise MemoryError("the encoder ran out of memory")
+
+    monkeypatch.setattr(pq, "write_table", fails_after_3_mib)
+    files = StoreFiles.local(tmp_path / "store")
+    with pytest.raises(MemoryError, match="ran out of memory"):
+        files.write("context/t/r1-000000.parquet", _table())
+    assert os.listdir(tmp_path / "store" / "context" / "t") == []  # no object, no temporary
+
+
 def test_prepare_sweeps_what_killed_puts_left(tmp_path: Path, catalog: Catalog) -> None:
     destination = ContextDestination(TestHost(tmp_path, tmp_path / "store", catalog=catalog))
     folder = destination.store_root / "context" / "issues"

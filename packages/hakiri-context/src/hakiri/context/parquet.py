@@ -49,9 +49,11 @@ WRITER_OPTIONS: MappingProxyType[str, Any] = MappingProxyType(
 )
 """Every option ``write_parquet`` passes to ``pyarrow.parquet.write_table``."""
 
+_PART = 1 << 20
+"""The encoder's writes (page headers of a few bytes, pages, column chunks) are handed to
+the put gathered into parts of about this size: one hand-over between threads per part."""
 _DEPTH = 8
-"""Writes of the encoder (a page or a column chunk each) waiting for the put: what bounds
-the memory a file takes while it is written."""
+"""Parts waiting for the put: what bounds the memory a file takes while it is written."""
 _POLL = 0.05
 """Seconds between checks, while the put is behind, that it is still alive."""
 
@@ -69,42 +71,26 @@ def write_parquet(table: pa.Table, objects: ObjectStore, key: str) -> ParquetFil
     """Write ``table`` as the object ``key`` of ``objects``: readers see no object or the
     whole file (the store's put is atomic), never part of one.
 
-    pyarrow encodes in this thread while the put runs in another, so the store hashes and
-    writes each part as it comes instead of after the whole file: pyarrow releases the GIL
-    while it encodes, and a file costs little more than its encoding, in bounded memory.
-    Whatever fails — the encoding or the store — nothing is stored and that error is raised.
+    A file that stays under one part (``_PART``) is put once encoded. A larger one streams:
+    at its first full part a put starts in a second thread and takes the parts as pyarrow
+    (which releases the GIL while it encodes) writes them, so the store hashes and writes
+    them meanwhile, in bounded memory. Whatever fails — the encoding or the store — nothing
+    is stored and that error is raised: the store's when it stopped the encoding.
     """
     import pyarrow.parquet as pq
 
-    pipe = _Pipe()
-    failures: list[BaseException] = []
-
-    def put() -> None:
-        try:
-            objects.put(key, pipe.chunks())
-        except BaseException as exc:  # noqa: BLE001 - handed to the encoding thread
-            failures.append(exc)
-        finally:
-            pipe.put_ended.set()
-
-    worker = threading.Thread(target=put, name=f"hakiri-put-{key}", daemon=True)
-    worker.start()
+    upload = _Upload(objects, key)
     try:
         # Any object with ``write`` is a file to pyarrow.
-        sink = cast("IO[bytes]", pipe)
+        sink = cast("IO[bytes]", upload)
         pq.write_table(table.replace_schema_metadata(None), sink, **WRITER_OPTIONS)
-        pipe.send(_END)
     except BaseException:
-        pipe.abandon()
-        worker.join()
-        # The store's own error (a full disk) is the cause when it stopped the encoding.
-        if failures and not isinstance(failures[0], _Abandoned):
-            raise failures[0] from None
+        cause = upload.abandon()
+        if cause is not None:
+            raise cause from None
         raise
-    worker.join()
-    if failures:
-        raise failures[0]
-    return ParquetFileInfo(rows=table.num_rows, bytes=pipe.size, checksum=pipe.checksum)
+    upload.finish()
+    return ParquetFileInfo(rows=table.num_rows, bytes=upload.size, checksum=upload.checksum)
 
 
 class _Abandoned(Exception):
@@ -119,58 +105,105 @@ _END = b""
 _FAILED = None
 
 
-class _Pipe:
-    """The file pyarrow writes to, read by the put in another thread as its body (and
-    hashed there, on the way)."""
+class _Upload:
+    """The file pyarrow writes to, put into ``objects`` as ``key`` (see ``write_parquet``)."""
 
     closed = False
 
-    def __init__(self) -> None:
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_DEPTH)
-        self.put_ended = threading.Event()
+    def __init__(self, objects: ObjectStore, key: str) -> None:
+        self._objects, self._key = objects, key
+        self._gathered: list[bytes] = []
+        self._gathered_size = 0
         self._digest = hashlib.sha256()
         self.size = 0
+        self._parts: queue.Queue[bytes | None] = queue.Queue(maxsize=_DEPTH)
+        self._worker: threading.Thread | None = None
+        self._ended = threading.Event()
+        self._failure: BaseException | None = None
 
     @property
     def checksum(self) -> str:
         return f"sha256:{self._digest.hexdigest()}"
 
-    # -- the encoder's side (a writable file for pyarrow) -------------------------------
+    # -- pyarrow's side: a writable file ------------------------------------------------
 
     def write(self, data: bytes | memoryview) -> int:
-        chunk = bytes(data)
-        if chunk:
-            self.send(chunk)
+        chunk = bytes(data)  # pyarrow passes bytes: no copy
+        self._gathered.append(chunk)
+        self._gathered_size += len(chunk)
+        if self._gathered_size >= _PART:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._put, name="hakiri-put", daemon=True)
+                self._worker.start()
+            self._send(self._take_gathered())
         return len(chunk)
 
     def flush(self) -> None:
-        """Nothing is held here."""
+        """Parts go to the put when they are full, the last one at ``finish``."""
 
     def close(self) -> None:
         self.closed = True
 
-    def send(self, item: bytes | None) -> None:
-        while not self.put_ended.is_set():
+    # -- the outcome --------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """The file is complete: store it (or raise why the store could not)."""
+        if self._worker is None:
+            self._objects.put(self._key, self._hashed(self._take_gathered()))
+            return
+        try:
+            if self._gathered:
+                self._send(self._take_gathered())
+            self._send(_END)
+        except _PutEnded:
+            pass  # the put failed: its error is raised below
+        self._worker.join()
+        if self._failure is not None:
+            raise self._failure
+
+    def abandon(self) -> BaseException | None:
+        """The encoding failed: make sure nothing is stored. Returns the store's error when
+        that is what stopped the encoding."""
+        if self._worker is None:
+            return None
+        try:
+            self._send(_FAILED)
+        except _PutEnded:
+            pass  # the put has ended already: nothing to tell it
+        self._worker.join()
+        return None if isinstance(self._failure, _Abandoned) else self._failure
+
+    # -- between the threads ------------------------------------------------------------
+
+    def _take_gathered(self) -> bytes:
+        gathered, self._gathered, self._gathered_size = self._gathered, [], 0
+        return gathered[0] if len(gathered) == 1 else b"".join(gathered)
+
+    def _hashed(self, part: bytes) -> bytes:
+        self._digest.update(part)
+        self.size += len(part)
+        return part
+
+    def _send(self, part: bytes | None) -> None:
+        while not self._ended.is_set():
             try:
-                self._queue.put(item, timeout=_POLL)
+                self._parts.put(part, timeout=_POLL)
             except queue.Full:
                 continue
             return
         raise _PutEnded("the store stopped reading the file")
 
-    def abandon(self) -> None:
+    def _put(self) -> None:
         try:
-            self.send(_FAILED)
-        except _PutEnded:
-            pass  # the put has ended already: nothing to tell it
+            self._objects.put(self._key, self._body())
+        except BaseException as exc:  # noqa: BLE001 - handed to the encoding thread
+            self._failure = exc
+        finally:
+            self._ended.set()
 
-    # -- the put's side -----------------------------------------------------------------
-
-    def chunks(self) -> Iterator[bytes]:
-        while (chunk := self._queue.get()) is not _FAILED:
-            if chunk == _END:
+    def _body(self) -> Iterator[bytes]:
+        while (part := self._parts.get()) is not _FAILED:
+            if part == _END:
                 return
-            self._digest.update(chunk)
-            self.size += len(chunk)
-            yield chunk
+            yield self._hashed(part)
         raise _Abandoned("the Parquet encoding failed")
