@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from hakiri.context.catalog import _schema as t
 from hakiri.context.catalog._commit import commit
@@ -45,7 +45,7 @@ from hakiri.core.records import (
 )
 from hakiri.core.schema import Schema
 
-__all__ = ["SqlCatalog"]
+__all__ = ["SqlCatalog", "database_errors"]
 
 
 class SqlCatalog:
@@ -67,12 +67,12 @@ class SqlCatalog:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _database_errors(), self._engine.connect() as conn:
+        with database_errors(), self._engine.connect() as conn:
             yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with _database_errors(), self._writer.begin() as conn:
+        with database_errors(), self._writer.begin() as conn:
             yield conn
 
     def close(self) -> None:
@@ -182,7 +182,13 @@ class SqlCatalog:
         """One transaction: the shared algorithm (``_commit``) over this connection; nothing
         is written when any part fails."""
         with self._write() as conn:
+            self._lock_commit(conn, request)
             return commit(_Transaction(conn), request, clock=self._clock)
+
+    def _lock_commit(self, conn: Connection, request: CommitRequest) -> None:
+        """Keep concurrent commits of ``request``'s pipeline and table apart, inside the
+        commit's transaction and before it reads anything. Nothing here: SQLite's
+        ``BEGIN IMMEDIATE`` already serializes every writer; Postgres overrides it."""
 
     # -- tables and files -------------------------------------------------------------------
 
@@ -266,14 +272,22 @@ class SqlCatalog:
 
 
 @contextmanager
-def _database_errors() -> Iterator[None]:
-    """Database failures (locked, read-only, corrupt) become one-line ``CatalogError``s."""
+def database_errors() -> Iterator[None]:
+    """Database failures (locked, read-only, corrupt, connection lost) become one-line
+    ``CatalogError``s. The transaction they interrupted is rolled back as a whole — by
+    SQLAlchemy, or by the server when the connection is gone."""
     try:
         yield
     except SQLAlchemyError as exc:
         origin = getattr(exc, "orig", None) or exc
         first = str(origin).strip().splitlines()[0] if str(origin).strip() else type(exc).__name__
-        raise CatalogError(f"catalog database error: {first}") from exc
+        hint = None
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            hint = (
+                "the connection to the catalog was lost and nothing of the interrupted write "
+                "was kept; run again once the catalog database is reachable"
+            )
+        raise CatalogError(f"catalog database error: {first}", hint=hint) from exc
 
 
 def _run_exists(conn: Connection, run_id: str) -> bool:

@@ -1,0 +1,227 @@
+"""The Postgres catalog: one catalog for many writers on many machines.
+
+``catalog = "postgres://user@host:5432/db?sslmode=require"`` in ``hakiri.toml``. The tables
+are the SQLite catalog's (``_schema.metadata``); the queries are ``SqlCatalog``'s. What
+differs is how concurrent writers are kept apart, and that is the server's job:
+
+- Transactions run at READ COMMITTED, Postgres's default: every statement sees every
+  transaction committed before it started.
+- A commit first takes two transaction-scoped advisory locks, ``pg_advisory_xact_lock``
+  keyed by its pipeline and by its table (in that order, and only those two, so no two
+  commits can wait on each other in a cycle). Commits of one pipeline — or into one
+  table — therefore run one after the other, across processes and machines; the locks are
+  released by the server at COMMIT or ROLLBACK, also when the client dies or its connection
+  drops. Because the lock is taken before anything is read, the reads that follow (fence,
+  cursor version, table, latest schema version) see the previous commit's writes, and the
+  decisions ``_commit`` takes on them hold until this transaction ends. An advisory lock is
+  used rather than ``SELECT … FOR UPDATE`` because the first commit of a pipeline has no
+  cursor row or fence row to lock yet.
+- The writes themselves are guarded a second time: the cursor update is a compare-and-set
+  (``WHERE version = expected``), the fence update only moves forward, and the primary
+  keys and unique constraints (one cursor per pipeline, one fence per key, a path published
+  once, one schema version number per table) refuse anything that slipped past.
+- A commit is one transaction. A connection lost in the middle (server restart, network
+  cut, the client SIGKILLed) leaves none of it: the server rolls the open transaction back.
+  The client sees a one-line ``CatalogError`` (``error[catalog_error]``).
+
+Run records (``create_run``, ``finish_run``, ``interrupt_running``, steps) are single-row
+or single-statement writes whose row locks and primary keys are enough.
+
+The password is never in the URL: libpq's own ``PGPASSWORD`` / ``~/.pgpass``, or the
+query parameter ``password=secret://NAME``, which names an environment variable read at
+connect time. Other query parameters (``sslmode``, ``sslrootcert``, ``connect_timeout``…)
+pass through to libpq. ``mode=ro`` opens the catalog read-only: every session runs with
+``default_transaction_read_only = on``, so a write fails on the server.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from hakiri.context.catalog import _schema
+from hakiri.context.catalog._sql import SqlCatalog, database_errors
+from hakiri.core.errors import CatalogError, ConfigError, MissingDependency, SecretError
+from hakiri.core.ports import Clock
+from hakiri.core.records import CommitRequest
+from hakiri.core.secrets import SECRET_REF
+
+__all__ = ["PostgresCatalog", "open_postgres_catalog", "parse_postgres_url"]
+
+SCHEMES = ("postgres", "postgresql")
+_SCHEMA_LOCK = "hakiri.catalog.schema"
+_CONNECT_TIMEOUT_S = "10"
+
+
+class PostgresCatalog(SqlCatalog):
+    """The catalog in a Postgres database.
+
+    ``url`` is a SQLAlchemy ``postgresql+psycopg`` URL without a password; ``password_secret``
+    names the environment variable holding it (resolved at each connect, never stored in
+    the engine or printed). ``read_only`` makes every session read-only and creates nothing.
+    """
+
+    def __init__(
+        self,
+        url: URL,
+        *,
+        password_secret: str | None = None,
+        read_only: bool = False,
+        clock: Clock | None = None,
+    ) -> None:
+        self.url = url
+        self.read_only = read_only
+        engine = _engine(url, password_secret=password_secret, read_only=read_only)
+        super().__init__(engine, clock=clock)
+        if not read_only:
+            try:
+                create_schema(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+
+    def _lock_commit(self, conn: Connection, request: CommitRequest) -> None:
+        # Pipeline first, then table: every commit takes them in this order, so two
+        # commits never wait on each other in a cycle. See the module docstring.
+        for key in (f"hakiri.pipeline:{request.pipeline}", f"hakiri.table:{request.table}"):
+            _advisory_xact_lock(conn, key)
+
+    def __repr__(self) -> str:
+        mode = ", read_only=True" if self.read_only else ""
+        return f"PostgresCatalog({self.url.render_as_string(hide_password=True)!r}{mode})"
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the catalog's tables that are missing, once even when several processes open
+    a fresh database at the same moment (``CREATE TABLE`` is not safe against a
+    concurrent one; the advisory lock makes the second wait and then find them)."""
+    with database_errors(), engine.begin() as conn:
+        _advisory_xact_lock(conn, _SCHEMA_LOCK)
+        _schema.metadata.create_all(conn)
+
+
+def _advisory_xact_lock(conn: Connection, key: str) -> None:
+    # hashtextextended: a stable 64-bit key for any text; a collision only serializes
+    # two unrelated commits, never lets two related ones overlap.
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+
+def _engine(url: URL, *, password_secret: str | None, read_only: bool) -> Engine:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependency(
+            "the Postgres catalog needs psycopg",
+            hint="install hakiri-context[postgres] (psycopg 3)",
+        ) from exc
+    # pool_pre_ping: a pooled connection the server dropped (restart, idle timeout) is
+    # replaced at checkout instead of failing the next statement.
+    engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+
+    @event.listens_for(engine, "do_connect")
+    def _password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        if password_secret is not None:
+            cparams["password"] = _secret(password_secret)
+        cparams.setdefault("connect_timeout", _CONNECT_TIMEOUT_S)
+
+    @event.listens_for(engine, "connect")
+    def _session(dbapi_connection: Any, _record: Any) -> None:
+        settings = ["SET TIME ZONE 'UTC'"]
+        if read_only:
+            settings.append("SET default_transaction_read_only = on")
+        cursor = dbapi_connection.cursor()
+        try:
+            for statement in settings:
+                cursor.execute(statement)
+        finally:
+            cursor.close()
+        # The SETs ran in an implicit transaction; end it so they are not rolled back.
+        dbapi_connection.commit()
+
+    return engine
+
+
+def _secret(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise SecretError(
+            f"secret {name!r} (the Postgres catalog's password) is not set",
+            hint=f"export {name}=… before running hakiri",
+            secret=name,
+        )
+    return value
+
+
+def parse_postgres_url(url: str) -> tuple[URL, str | None, bool]:
+    """``(SQLAlchemy URL, password secret name, read_only)`` of a ``postgres://`` URL.
+
+    A password written in the URL itself is refused (it would end up in shell history,
+    logs and ``hakiri.toml``); ``password=secret://NAME`` names where it is instead.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    if scheme not in SCHEMES:
+        raise ConfigError(f"not a Postgres catalog URL: {_safe(url)!r}")
+    if parts.password is not None:
+        raise ConfigError(
+            f"the Postgres catalog URL {_safe(url)!r} holds a password",
+            hint="remove it and use ?password=secret://NAME, PGPASSWORD or ~/.pgpass",
+        )
+    query: dict[str, str] = {}
+    secret: str | None = None
+    read_only = False
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "password":
+            match = SECRET_REF.fullmatch(value)
+            if match is None:
+                raise ConfigError(
+                    "the Postgres catalog URL's password parameter must be a secret://NAME "
+                    "reference, never the password itself",
+                    hint="e.g. ?password=secret://HAKIRI_CATALOG_PASSWORD",
+                )
+            secret = match.group(1)
+        elif name == "mode":
+            if value not in ("ro", "rw"):
+                raise ConfigError(f"Postgres catalog URL: mode must be ro or rw, not {value!r}")
+            read_only = value == "ro"
+        else:
+            query[name] = value  # sslmode, sslrootcert…: libpq's to interpret
+    rest = parts._replace(scheme="postgresql+psycopg", query="").geturl()
+    try:
+        parsed = make_url(rest).update_query_dict(query)
+    except ArgumentError as exc:
+        raise ConfigError(f"cannot read the Postgres catalog URL {_safe(url)!r}: {exc}") from None
+    if not parsed.database:
+        raise ConfigError(
+            f"the Postgres catalog URL {_safe(url)!r} names no database",
+            hint="use postgres://user@host:5432/DATABASE",
+        )
+    return parsed, secret, read_only
+
+
+def _safe(url: str) -> str:
+    """``url`` with any password written into it masked, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+
+
+def open_postgres_catalog(url: str) -> PostgresCatalog:
+    """The ``hakiri.catalogs`` entry point for ``postgres://`` and ``postgresql://`` URLs;
+    creates the tables on first open (unless ``?mode=ro``)."""
+    parsed, secret, read_only = parse_postgres_url(url)
+    try:
+        return PostgresCatalog(parsed, password_secret=secret, read_only=read_only)
+    except CatalogError as exc:
+        raise CatalogError(
+            f"cannot open the Postgres catalog {_safe(url)!r}: {exc.message}",
+            hint="check the server is up and the URL's host, port, database and user "
+            "(password: ?password=secret://NAME, PGPASSWORD or ~/.pgpass)",
+        ) from exc
