@@ -325,6 +325,12 @@ class LocalPostgres(_Databases):
 
     def stop(self) -> None:
         """Stop the server (fast shutdown, then kill) and delete its directory."""
+        self.halt()
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the server process and keep its data: every session is cut off, as in a
+        server restart or a failover; ``resume()`` starts it again on the same port."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             # SIGINT is PostgreSQL's "fast" shutdown: sessions are ended, no waiting.
@@ -336,7 +342,18 @@ class LocalPostgres(_Databases):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=15)
-        shutil.rmtree(self._root, ignore_errors=True)
+
+    def resume(self) -> None:
+        """Start the halted server again on its port, with its data."""
+        if self._proc is not None:
+            return
+        if not self._launch():
+            raise RuntimeError(f"postgres did not start again:\n{self.log_tail()}")
+
+    def restart(self) -> None:
+        """``halt()`` then ``resume()``: what a server restart does to its clients."""
+        self.halt()
+        self.resume()
 
     def __enter__(self) -> LocalPostgres:
         return self.start()
