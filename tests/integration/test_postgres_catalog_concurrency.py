@@ -7,6 +7,7 @@ shared by many writers has to prove (issue 13, "Done means" 2).
   land, and N gets ``lease_lost``.
 - A process SIGKILLed inside the commit transaction leaves none of that commit, and no lock
   behind.
+- Processes opening a fresh database at the same moment create its tables once.
 """
 
 from __future__ import annotations
@@ -36,16 +37,23 @@ import json, sys, time
 from datetime import timedelta
 from pathlib import Path
 from hakiri.context.catalog.postgres import open_postgres_catalog
-from hakiri.context.testing import commit_request, staged_file, worker_lease
+from hakiri.context.testing import commit_request, run_record, staged_file, worker_lease
 from hakiri.core.errors import CursorConflict, LeaseLost
 
 url, run_id, count, token, start_at, go = sys.argv[1:7]
-catalog = open_postgres_catalog(url)
 lease = None
 if int(token):
     lease = worker_lease(int(token), holder=run_id, ttl=timedelta(minutes=10))
 Path(go + "." + run_id + ".ready").touch()
 deadline = time.monotonic() + 120
+while not Path(go).exists():
+    if time.monotonic() > deadline:
+        sys.exit("timed out waiting to start")
+    time.sleep(0.002)
+# Every worker opens the fresh database at the same moment: one creates the tables, the
+# others wait on the schema lock and find them.
+catalog = open_postgres_catalog(url)
+catalog.create_run(run_record(run_id))
 
 
 def version():
@@ -53,9 +61,9 @@ def version():
     return cursor.version if cursor else 0
 
 
-while not Path(go).exists() or version() < int(start_at):
+while version() < int(start_at):
     if time.monotonic() > deadline:
-        sys.exit("timed out waiting to start")
+        sys.exit("timed out waiting for the other worker")
     time.sleep(0.002)
 won, outcome, seq, conflicts = [], "done", 0, 0
 while int(count) == 0 or len(won) < int(count):
@@ -112,7 +120,7 @@ def _workers(
         for run, n, token, at in specs
     ]
     try:
-        # Start together: every worker has imported and connected before the first commit.
+        # Start together: every worker has imported before any opens the catalog.
         deadline = time.monotonic() + 60
         while not all((tmp_path / f"go.{run}.ready").exists() for run, *_ in specs):
             assert time.monotonic() < deadline, "the workers never got ready"
@@ -133,7 +141,6 @@ def test_eight_writers_compare_and_set_with_one_winner_per_version(
     postgres_db: PostgresDatabase, tmp_path: Path
 ) -> None:
     runs = [f"w{i}" for i in range(WRITERS)]
-    _prepare(postgres_db, runs)
     reports = _workers(postgres_db, tmp_path, [(run, COMMITS, 0, 0) for run in runs])
 
     assert all(r["outcome"] == "done" and len(r["won"]) == COMMITS for r in reports), reports
@@ -165,7 +172,6 @@ def test_eight_writers_compare_and_set_with_one_winner_per_version(
 def test_after_token_n_plus_1_commits_only_its_commits_land(
     postgres_db: PostgresDatabase, tmp_path: Path
 ) -> None:
-    _prepare(postgres_db, ["old", "new"])
     # The old holder (token 4) commits until it is fenced off; the new one (token 5) starts
     # once the old one has committed a few times, then commits 50 times.
     reports = _workers(postgres_db, tmp_path, [("old", 0, 4, 0), ("new", 50, 5, 5)])

@@ -40,7 +40,7 @@ import os
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -100,9 +100,15 @@ def create_schema(engine: Engine) -> None:
     """Create the catalog's tables that are missing, once even when several processes open
     a fresh database at the same moment (``CREATE TABLE`` is not safe against a
     concurrent one; the advisory lock makes the second wait and then find them)."""
-    with database_errors(), engine.begin() as conn:
-        _advisory_xact_lock(conn, _SCHEMA_LOCK)
-        _schema.metadata.create_all(conn)
+    with database_errors():
+        # Look before taking the lock: opening an existing catalog (every command does)
+        # need not queue behind another process opening it.
+        with engine.connect() as conn:
+            if set(_schema.metadata.tables) <= set(inspect(conn).get_table_names()):
+                return
+        with engine.begin() as conn:
+            _advisory_xact_lock(conn, _SCHEMA_LOCK)
+            _schema.metadata.create_all(conn)
 
 
 def _advisory_xact_lock(conn: Connection, key: str) -> None:
