@@ -11,7 +11,7 @@ import hashlib
 import json
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -124,17 +124,17 @@ def _wait_committed(project: Path, url: str, rows: int, timeout: float = 60) -> 
         time.sleep(0.05)
 
 
-def test_a_server_restart_mid_run_fails_the_run_and_the_next_resumes(
-    tmp_path: Path, api: DemoApi, own_server: LocalPostgres
-) -> None:
-    url = _catalog_url(own_server.create_database().url)
-    project = _project(tmp_path, api, url)
-    api.hold_page(7)  # the run is between commits, pulling page 7, when the server goes
+def _run_between_commits(
+    project: Path, api: DemoApi, url: str, meanwhile: Callable[[], None]
+) -> tuple[int, str, str]:
+    """``hakiri run`` with ``meanwhile()`` done while the run is between two commits
+    (chunks 1-3 committed, page 7 held); its exit code, stdout and stderr."""
+    api.hold_page(7)
     proc = spawn_hakiri("run", "issues", "--json", cwd=project)
     try:
         assert api.wait_held(timeout=60), "the run never reached page 7"
         _wait_committed(project, url, 60)
-        own_server.halt()  # every session cut off; the next commit finds no server
+        meanwhile()
         api.release()
         out, err = proc.communicate(timeout=60)
     finally:
@@ -142,9 +142,19 @@ def test_a_server_restart_mid_run_fails_the_run_and_the_next_resumes(
             proc.kill()
             proc.communicate()
         api.release()
+    return proc.returncode, out, err
+
+
+def test_a_server_restart_mid_run_fails_the_run_and_the_next_resumes(
+    tmp_path: Path, api: DemoApi, own_server: LocalPostgres
+) -> None:
+    url = _catalog_url(own_server.create_database().url)
+    project = _project(tmp_path, api, url)
+    # Every session is cut off, and the next commit finds no server.
+    code, out, err = _run_between_commits(project, api, url, own_server.halt)
     own_server.resume()
 
-    assert proc.returncode not in (0, -signal.SIGKILL), (out, err)
+    assert code not in (0, -signal.SIGKILL), (out, err)
     errors = [line for line in err.splitlines() if line.strip()]
     assert len(errors) == 1 and "catalog" in errors[0], err
     assert "Traceback" not in err
@@ -157,20 +167,10 @@ def test_a_server_restart_between_commits_costs_the_run_nothing(
 ) -> None:
     url = _catalog_url(own_server.create_database().url)
     project = _project(tmp_path, api, url)
-    api.hold_page(7)
-    proc = spawn_hakiri("run", "issues", "--json", cwd=project)
-    try:
-        assert api.wait_held(timeout=60), "the run never reached page 7"
-        _wait_committed(project, url, 60)
-        own_server.restart()  # back before the next commit: the pool reconnects
-        api.release()
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        api.release()
-    assert proc.returncode == 0, err
+    # Back before the next commit: the pool replaces the dead connections.
+    code, out, err = _run_between_commits(project, api, url, own_server.restart)
+
+    assert code == 0, err
     assert json.loads(out)["status"] == "succeeded"
     assert _committed_rows(project, url) == ISSUES
     counts = run_hakiri(
