@@ -160,6 +160,23 @@ def test_tls_and_other_libpq_options_pass_through() -> None:
     assert (secret, read_only) == ("PG_PW", True)
 
 
+def test_sessions_run_in_utc_with_bounded_lock_waits(postgres_db: PostgresDatabase) -> None:
+    catalog = open_postgres_catalog(_catalog_url(postgres_db, "?keepalives_idle=7"))
+    try:
+        with catalog._engine.connect() as conn:  # noqa: SLF001 - the sessions it opens
+            settings = [
+                conn.exec_driver_sql(f"SHOW {name}").scalar()
+                for name in ("TimeZone", "idle_in_transaction_session_timeout", "lock_timeout")
+            ]
+            info = conn.connection.dbapi_connection.info  # type: ignore[union-attr]
+            dsn = dict(item.split("=", 1) for item in info.dsn.split())
+        assert settings == ["UTC", "1min", "90s"]
+        # The defaults for a vanished peer, unless the URL gives its own.
+        assert (dsn["keepalives_idle"], dsn["keepalives_count"]) == ("7", "3")
+    finally:
+        catalog.close()
+
+
 def test_an_unreachable_server_is_one_line(postgres_db: PostgresDatabase) -> None:
     host = postgres_db.url.partition("@")[2].partition(":")[0]
     with pytest.raises(CatalogError, match="cannot open the Postgres catalog") as caught:

@@ -22,7 +22,11 @@ differs is how concurrent writers are kept apart, and that is the server's job:
   once, one schema version number per table) refuse anything that slipped past.
 - A commit is one transaction. A connection lost in the middle (server restart, network
   cut, the client SIGKILLed) leaves none of it: the server rolls the open transaction back.
-  The client sees a one-line ``CatalogError`` (``error[catalog_error]``).
+  The client sees a one-line ``CatalogError`` (``error[catalog_error]``). A client that
+  stops half-way without closing (hung, partitioned) cannot hold the locks for long: each
+  session sets ``idle_in_transaction_session_timeout = 60s`` (the server then ends it and
+  rolls back), ``lock_timeout = 90s`` (a waiting commit fails instead of hanging), and TCP
+  keepalives notice a vanished peer in about a minute.
 
 Run records (``create_run``, ``finish_run``, ``interrupt_running``, steps) are single-row
 or single-statement writes whose row locks and primary keys are enough.
@@ -55,7 +59,23 @@ __all__ = ["PostgresCatalog", "open_postgres_catalog", "parse_postgres_url"]
 
 SCHEMES = ("postgres", "postgresql")
 _SCHEMA_LOCK = "hakiri.catalog.schema"
-_CONNECT_TIMEOUT_S = "10"
+# libpq defaults the URL may override: give up connecting after 10 s, and notice a peer
+# that vanished without closing (a partitioned network) in about a minute, not two hours.
+_LIBPQ_DEFAULTS = {
+    "connect_timeout": "10",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
+# Every session: UTC, and no transaction of ours holds the commit locks for long. A client
+# that stops half-way through a commit (hung, partitioned) is cut off by the server after
+# 60 s idle in its transaction, which is rolled back and its locks released; a commit waits
+# at most 90 s for a lock, then fails in one line instead of hanging.
+_SESSION = (
+    "SET TIME ZONE 'UTC'",
+    "SET idle_in_transaction_session_timeout = '60s'",
+    "SET lock_timeout = '90s'",
+)
 
 
 class PostgresCatalog(SqlCatalog):
@@ -133,11 +153,12 @@ def _engine(url: URL, *, password_secret: str | None, read_only: bool) -> Engine
     def _password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
         if password_secret is not None:
             cparams["password"] = _secret(password_secret)
-        cparams.setdefault("connect_timeout", _CONNECT_TIMEOUT_S)
+        for name, value in _LIBPQ_DEFAULTS.items():
+            cparams.setdefault(name, value)
 
     @event.listens_for(engine, "connect")
     def _session(dbapi_connection: Any, _record: Any) -> None:
-        settings = ["SET TIME ZONE 'UTC'"]
+        settings = list(_SESSION)
         if read_only:
             settings.append("SET default_transaction_read_only = on")
         cursor = dbapi_connection.cursor()
