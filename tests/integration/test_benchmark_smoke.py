@@ -89,3 +89,28 @@ pagination = {{ kind = "link_header" }}
     assert user.startswith("STRUCT(") and "login" in user
     assert labels.startswith("STRUCT(") and labels.endswith("[]")
     assert reactions.startswith("STRUCT(")
+
+
+def test_the_catalog_commit_benchmark_runs_every_mode_on_both_backends(tmp_path: Path) -> None:
+    out = tmp_path / "catalog_commits.md"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "catalog_commits.py"), "--out", str(out)]
+        + ["--commits", "24", "--processes", "3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = out.read_text()
+    assert proc.stdout == report  # printed and written alike
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in report.splitlines()
+        if line.startswith(("| sqlite |", "| postgres |"))
+    ]
+    modes = ["sequential", "3 pipelines", "1 pipeline, CAS"]
+    assert [(r[0], r[1]) for r in rows] == [(b, m) for b in ("sqlite", "postgres") for m in modes]
+    assert all(r[3] == "24" for r in rows)  # every process landed its share of the commits
+    assert "cores (" in report  # the machine line
