@@ -62,8 +62,9 @@ def test_an_older_catalog_gains_the_fences_table_and_its_missing_columns(tmp_pat
     catalog.create_run(run_record("r1"))
     catalog.commit(commit_request("r1", files=(staged_file("context/issues/a.parquet"),)))
     catalog.close()
-    # A catalog from before fencing (and before tables.schema_policy).
+    # A catalog from before fencing (and before tables.schema_policy and schema revisions).
     con = sqlite3.connect(path)
+    con.execute("DROP TABLE alembic_version")
     con.execute("DROP TABLE fences")
     con.execute("ALTER TABLE tables DROP COLUMN schema_policy")
     con.commit()

@@ -217,9 +217,10 @@ def test_a_catalog_from_an_older_version_gains_new_columns_in_place(tmp_path: Pa
     catalog.create_run(run_record("r1"))
     catalog.commit(commit_request("r1", table="t", files=(staged_file("context/t/a.parquet"),)))
     catalog.close()
-    # A catalog written before `tables.schema_policy` existed.
+    # A catalog written before `tables.schema_policy` existed (and before schema revisions).
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE tables DROP COLUMN schema_policy")
+    con.execute("DROP TABLE alembic_version")
     con.commit()
     con.close()
 
@@ -243,7 +244,8 @@ def _directory(path: Path) -> dict[str, str]:
 
 
 def _older_catalog(path: Path) -> None:
-    """A catalog written before ``tables.schema_policy`` and the ``events`` table existed."""
+    """A catalog written before ``tables.schema_policy`` and the ``events`` table existed
+    (and before schema revisions)."""
     catalog = SqliteCatalog(path)
     catalog.create_run(run_record("r1"))
     catalog.commit(commit_request("r1", table="t", files=(staged_file("context/t/a.parquet"),)))
@@ -251,6 +253,7 @@ def _older_catalog(path: Path) -> None:
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE tables DROP COLUMN schema_policy")
     con.execute("DROP TABLE events")
+    con.execute("DROP TABLE alembic_version")
     con.commit()
     con.close()
 

@@ -4,6 +4,10 @@ Portable DDL only: the same metadata serves SQLite now and Postgres later. Datet
 through ``UtcDateTime`` (ISO-8601 text on SQLite, ``timestamptz`` elsewhere) and JSON
 through ``JsonText`` (plain text), so no backend-specific column type leaks into the
 catalog's behaviour.
+
+The tables here are what the code reads and writes; the database gets them from the
+revisions in ``migrations/``. A change here needs a revision that makes the same change
+(test_catalog_migrations.py compares the two).
 """
 
 from __future__ import annotations
@@ -25,18 +29,15 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    inspect,
 )
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
     "JsonText",
     "UtcDateTime",
-    "add_columns",
     "dumps",
     "metadata",
-    "missing_columns",
     "sql_literal",
 ]
 
@@ -215,35 +216,6 @@ fences = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("pipeline", "shard"),
 )
-
-
-def missing_columns(conn: Connection) -> list[Column[Any]]:
-    """Columns this version of the schema has that an existing catalog's tables lack
-    (tables it lacks altogether are for ``metadata.create_all``)."""
-    inspector = inspect(conn)
-    existing = set(inspector.get_table_names())
-    missing: list[Column[Any]] = []
-    for table in metadata.sorted_tables:
-        if table.name not in existing:
-            continue
-        present = {c["name"] for c in inspector.get_columns(table.name)}
-        missing.extend(c for c in table.columns if c.name not in present)
-    return missing
-
-
-def add_columns(conn: Connection, columns: list[Column[Any]]) -> None:
-    """Upgrade a catalog written by an older Hakiri in place: columns are only ever added,
-    each nullable or with a constant default, so old rows stay valid and old readers work."""
-    for column in columns:
-        kind = column.type.compile(dialect=conn.dialect)
-        clause = f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} {kind}"
-        default = column.default
-        if default is not None and default.is_scalar:
-            value = default.arg  # type: ignore[attr-defined]
-            clause += f" NOT NULL DEFAULT {sql_literal(value)}"
-        elif not column.nullable:
-            raise ValueError(f"cannot add required column {column.table.name}.{column.name}")
-        conn.exec_driver_sql(clause)
 
 
 def sql_literal(value: Any) -> str:

@@ -18,6 +18,11 @@ live in memory. SQLite in WAL mode makes a ``mode=ro`` reader create ``catalog.d
 opens one ``query_only`` connection that reads and closes, and SQLite's own last-connection
 logic checkpoints and removes them — only if no one else has the database open (a running
 writer keeps its files), and a checkpoint never changes what the catalog holds.
+
+The schema is managed by the revisions of ``catalog.migrations``: a writable open brings an
+older catalog to the head revision (and adopts one written before revisions existed), a
+catalog at a revision this Hakiri does not know — written by a newer one — is refused on
+every open, before anything is written, not even the switch to WAL.
 """
 
 from __future__ import annotations
@@ -27,10 +32,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import URL, Column, Connection, Table, create_engine, event, inspect
+from sqlalchemy import URL, Column, Connection, Table, create_engine, event
 
-from hakiri.context.catalog._schema import add_columns, metadata, missing_columns, sql_literal
+from hakiri.context.catalog._schema import metadata, sql_literal
 from hakiri.context.catalog._sql import SqlCatalog
+from hakiri.context.catalog.migrations import (
+    HEAD,
+    SchemaStatus,
+    schema_status,
+    stored_revision,
+    upgrade_schema,
+)
 from hakiri.core.errors import CatalogError, ConfigError
 from hakiri.core.ports import Clock
 
@@ -74,26 +86,53 @@ class SqliteCatalog(SqlCatalog):
         event.listen(engine, "begin", _begin)
         writer = engine.execution_options(**{_IMMEDIATE: True})
         super().__init__(engine, writer=writer, clock=clock)
-        if not read_only:
-            try:
+        try:
+            if read_only:
+                self._check_schema()
+            else:
                 self._create_schema()
-            except BaseException:
-                engine.dispose()
-                raise
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_schema(self) -> SchemaStatus | None:
+        """None when the catalog is at the head revision (read without loading Alembic);
+        else its status. ``CatalogError`` for a catalog newer than this Hakiri."""
+        with self._read() as conn:
+            if stored_revision(conn) == HEAD:
+                return None
+            return schema_status(conn, where=str(self.path))
 
     def _create_schema(self) -> None:
         # Look before taking the write lock: opening an existing catalog (every command
-        # does) must not wait behind a long commit.
-        with self._read() as conn:
-            existing = set(inspect(conn).get_table_names())
-            current = set(metadata.tables) <= existing and not missing_columns(conn)
-        if current:
+        # does) must not wait behind a long commit. And before the switch to WAL, which
+        # writes to the file: a newer catalog is refused as it was found.
+        status = self._check_schema()
+        self._use_wal()
+        if status is None or status.up_to_date:
             return
-        # An older catalog may lack whole tables and columns of others: add both, looking
-        # again under the write lock in case another process upgraded it meanwhile.
+        # Looks again under the write lock, in case another process upgraded it meanwhile.
+        self.upgrade_schema()
+
+    def _use_wal(self) -> None:
+        # The journal mode can change only outside a transaction, and SQLAlchemy opens one
+        # for every statement: set it on the driver's connection. It is stored in the file,
+        # so every later connection (this process's or another's) uses WAL too.
+        raw = self._engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA journal_mode = WAL")  # type: ignore[union-attr]
+        finally:
+            raw.close()
+
+    def schema_status(self) -> SchemaStatus:
+        """The catalog's schema revision against this Hakiri's; reads only."""
+        with self._read() as conn:
+            return schema_status(conn, where=str(self.path))
+
+    def upgrade_schema(self) -> SchemaStatus:
+        """Apply the pending schema revisions in one write transaction; the status found."""
         with self._write() as conn:
-            metadata.create_all(conn)
-            add_columns(conn, missing_columns(conn))
+            return upgrade_schema(conn, where=str(self.path))
 
     def close(self) -> None:
         super().close()
@@ -170,8 +209,6 @@ def _pragmas(*, read_only: bool) -> Any:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if not read_only:
-                cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:

@@ -1,0 +1,1 @@
+"""The catalog's Alembic revisions, oldest first by ``down_revision``; see ``migrations``."""
