@@ -28,6 +28,8 @@ from hakiri.context.catalog._schema import metadata
 from hakiri.context.catalog.migrations import (
     BASELINE,
     HEAD,
+    MigratedCatalog,
+    NewerCatalog,
     _alembic,
     schema_status,
     stored_revision,
@@ -37,7 +39,7 @@ from hakiri.context.catalog.sqlite import SqliteCatalog
 from hakiri.context.testing import commit_request, run_record, staged_file, worker_lease
 from hakiri.core.errors import CatalogError
 from hakiri.testing.cli import run_hakiri
-from hakiri.testing.postgres import PostgresServer
+from hakiri.testing.postgres import PostgresDatabase, PostgresServer
 from hakiri.testing.project import write_manifest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "catalog_before_alembic.db"
@@ -332,6 +334,52 @@ def test_a_newer_catalog_is_refused_on_every_open_and_left_unchanged(tmp_path: P
         schema_status(conn, where=str(path))
     engine.dispose()
     assert _digests(tmp_path) == before
+
+
+def _postgres_rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    with engine.connect() as conn:
+        names = sorted(inspect(conn).get_table_names())
+        return {
+            name: sorted(map(tuple, conn.exec_driver_sql(f'SELECT * FROM "{name}"')), key=repr)
+            for name in names
+        }
+
+
+def test_the_postgres_catalog_refuses_a_newer_catalog_unchanged(
+    postgres_db: PostgresDatabase,
+) -> None:
+    pytest.importorskip("psycopg")
+    url = "postgres://" + postgres_db.url.partition("://")[2]
+    catalog = open_catalog(url)
+    catalog.create_run(run_record("r1"))
+    catalog.close()
+    engine = _engine("postgresql+psycopg://" + postgres_db.url.partition("://")[2])
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{NEWER}'")
+    before = _postgres_rows(engine)
+    for opened in (url, url + "?mode=ro"):
+        with pytest.raises(NewerCatalog, match=REFUSAL):
+            open_catalog(opened)
+    assert _postgres_rows(engine) == before
+    engine.dispose()
+
+
+def test_a_postgres_catalog_without_a_revision_is_adopted_at_the_baseline(
+    postgres_db: PostgresDatabase,
+) -> None:
+    # What the Postgres adapter created before it used the revisions: metadata.create_all.
+    pytest.importorskip("psycopg")
+    engine = _engine("postgresql+psycopg://" + postgres_db.url.partition("://")[2])
+    metadata.create_all(engine)
+    catalog = open_catalog("postgres://" + postgres_db.url.partition("://")[2])
+    try:
+        assert isinstance(catalog, MigratedCatalog)
+        assert catalog.schema_status().current == BASELINE
+        catalog.create_run(run_record("r1"))
+    finally:
+        catalog.close()
+    assert _diff(engine) == []
+    engine.dispose()
 
 
 # -- the CLI -----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The Postgres catalog: one catalog for many writers on many machines.
 
 ``catalog = "postgres://user@host:5432/db?sslmode=require"`` in ``hakiri.toml``. The tables
-are the SQLite catalog's (``_schema.metadata``); the queries are ``SqlCatalog``'s. What
-differs is how concurrent writers are kept apart, and that is the server's job:
+are the SQLite catalog's (``_schema.metadata``, created and upgraded by the revisions of
+``catalog.migrations``); the queries are ``SqlCatalog``'s. What differs is how concurrent
+writers are kept apart, and that is the server's job:
 
 - Transactions run at READ COMMITTED, Postgres's default: every statement sees every
   transaction committed before it started.
@@ -44,12 +45,19 @@ import os
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from hakiri.context.catalog import _schema
 from hakiri.context.catalog._sql import SqlCatalog, database_errors
+from hakiri.context.catalog.migrations import (
+    HEAD,
+    NewerCatalog,
+    SchemaStatus,
+    schema_status,
+    stored_revision,
+    upgrade_schema,
+)
 from hakiri.core.errors import CatalogError, ConfigError, MissingDependency, SecretError
 from hakiri.core.ports import Clock
 from hakiri.core.records import CommitRequest
@@ -98,12 +106,31 @@ class PostgresCatalog(SqlCatalog):
         self.read_only = read_only
         engine = _engine(url, password_secret=password_secret, read_only=read_only)
         super().__init__(engine, clock=clock)
-        if not read_only:
-            try:
-                create_schema(engine)
-            except BaseException:
-                engine.dispose()
-                raise
+        try:
+            if read_only:
+                with self._read() as conn:
+                    if stored_revision(conn) != HEAD:
+                        schema_status(conn, where=self._where)  # refuses a newer catalog
+            else:
+                create_schema(engine, where=self._where)
+        except BaseException:
+            engine.dispose()
+            raise
+
+    @property
+    def _where(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def schema_status(self) -> SchemaStatus:
+        """The catalog's schema revision against this Hakiri's; reads only."""
+        with self._read() as conn:
+            return schema_status(conn, where=self._where)
+
+    def upgrade_schema(self) -> SchemaStatus:
+        """Apply the pending schema revisions (under the schema lock); the status found."""
+        with self._write() as conn:
+            _advisory_xact_lock(conn, _SCHEMA_LOCK)
+            return upgrade_schema(conn, where=self._where)
 
     def _lock_commit(self, conn: Connection, request: CommitRequest) -> None:
         # Pipeline first, then table: every commit takes them in this order, so two
@@ -116,19 +143,20 @@ class PostgresCatalog(SqlCatalog):
         return f"PostgresCatalog({self.url.render_as_string(hide_password=True)!r}{mode})"
 
 
-def create_schema(engine: Engine) -> None:
-    """Create the catalog's tables that are missing, once even when several processes open
-    a fresh database at the same moment (``CREATE TABLE`` is not safe against a
-    concurrent one; the advisory lock makes the second wait and then find them)."""
+def create_schema(engine: Engine, *, where: str) -> None:
+    """Bring the catalog's schema to the head revision (``catalog.migrations``), once even
+    when several processes open a fresh or older database at the same moment (``CREATE
+    TABLE`` is not safe against a concurrent one; the advisory lock makes the second wait
+    and then find it done). A catalog newer than this Hakiri is refused unchanged."""
     with database_errors():
         # Look before taking the lock: opening an existing catalog (every command does)
         # need not queue behind another process opening it.
         with engine.connect() as conn:
-            if set(_schema.metadata.tables) <= set(inspect(conn).get_table_names()):
+            if stored_revision(conn) == HEAD:
                 return
         with engine.begin() as conn:
             _advisory_xact_lock(conn, _SCHEMA_LOCK)
-            _schema.metadata.create_all(conn)
+            upgrade_schema(conn, where=where)
 
 
 def _advisory_xact_lock(conn: Connection, key: str) -> None:
@@ -246,6 +274,8 @@ def open_postgres_catalog(url: str) -> PostgresCatalog:
     parsed, secret, read_only = parse_postgres_url(url)
     try:
         return PostgresCatalog(parsed, password_secret=secret, read_only=read_only)
+    except NewerCatalog:
+        raise  # reachable and read: the fix is a newer Hakiri, not the connection
     except CatalogError as exc:
         raise CatalogError(
             f"cannot open the Postgres catalog {_safe(url)!r}: {exc.message}",

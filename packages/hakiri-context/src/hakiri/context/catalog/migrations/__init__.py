@@ -28,6 +28,7 @@ __all__ = [
     "BASELINE",
     "HEAD",
     "MigratedCatalog",
+    "NewerCatalog",
     "SchemaStatus",
     "schema_status",
     "stored_revision",
@@ -41,6 +42,10 @@ HEAD = "0001"
 """The newest revision in ``versions/`` (a new revision updates it)."""
 
 _VERSION_TABLE = "alembic_version"
+
+
+class NewerCatalog(CatalogError):
+    """The catalog is at a schema revision this Hakiri does not know: a newer one wrote it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,7 @@ def schema_status(conn: Connection, *, where: str) -> SchemaStatus:
     heads = _alembic.current_heads(conn)
     unknown = [revision for revision in heads if not _alembic.is_known(revision)]
     if unknown:
-        raise CatalogError(
+        raise NewerCatalog(
             f"the catalog at {where} is at schema revision {', '.join(unknown)}, newer than "
             f"this Hakiri knows (head {head}): upgrade hakiri",
             hint="Hakiri never downgrades a catalog",
