@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from hakiri.context.catalog_copy_cli import copy_command
 from hakiri.core.cli_options import project_option
 from hakiri.core.errors import HakiriError
 
@@ -138,3 +139,6 @@ def _opened(url: str, *, shown: str) -> Iterator[MigratedCatalog]:
 def _fail(err: HakiriError) -> NoReturn:
     click.echo(f"error[{err.code}]: {err.one_line()}", err=True)
     sys.exit(err.exit_code)
+
+
+catalog.add_command(copy_command)

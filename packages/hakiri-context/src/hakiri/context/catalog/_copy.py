@@ -32,8 +32,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql.elements import ColumnElement
 
 from hakiri.context.catalog import catalog_scheme, open_catalog
@@ -69,7 +67,8 @@ class TableCopy:
 
 @dataclass(frozen=True, slots=True)
 class CopyReport:
-    """What ``copy_catalog`` copied and verified; URLs without their passwords."""
+    """What ``copy_catalog`` copied and verified (the URLs hold no password: the Postgres
+    adapter refuses one written into its URL)."""
 
     source: str
     destination: str
@@ -101,20 +100,12 @@ def copy_catalog(src_url: str, dst_url: str, *, batch_rows: int = BATCH_ROWS) ->
         destination = _open_sql(dst_url, "destination")
         try:
             with source._read() as src, destination._write() as dst:
-                copies = _copy_all(src, dst, hidden(dst_url), batch_rows)
+                copies = _copy_all(src, dst, dst_url, batch_rows)
         finally:
             destination.close()
     finally:
         source.close()
-    return CopyReport(hidden(src_url), hidden(dst_url), copies, time.perf_counter() - started)
-
-
-def hidden(url: str) -> str:
-    """``url`` with its password replaced by ``***``, for reports and messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    return CopyReport(src_url, dst_url, copies, time.perf_counter() - started)
 
 
 def _read_only(url: str) -> str:
@@ -137,7 +128,7 @@ def _open_sql(url: str, role: str) -> SqlCatalog:
         return catalog
     catalog.close()
     raise ConfigError(
-        f"cannot copy the {role} catalog {hidden(url)!r}: only SQL catalogs can be copied",
+        f"cannot copy the {role} catalog {url!r}: only SQL catalogs can be copied",
         hint="give sqlite:///… or postgres://… URLs, or a project directory",
     )
 
