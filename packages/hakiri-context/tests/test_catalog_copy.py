@@ -213,42 +213,39 @@ def test_memory_and_unknown_schemes_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "missing.db").exists()
 
 
-def _sqlite_path(url: str) -> str:
-    return url.removeprefix("sqlite:///")
+def _copy_into_trigger(tmp_path: Path, trigger: str) -> tuple[str, str]:
+    """A filled source and an empty SQLite destination carrying ``trigger``: their URLs."""
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    _fill(source)
+    path = tmp_path / "destination.db"
+    open_catalog(f"sqlite:///{path}").close()
+    con = sqlite3.connect(path)
+    con.execute(trigger)
+    con.commit()
+    con.close()
+    return source, f"sqlite:///{path}"
 
 
 def test_a_failure_half_way_leaves_the_destination_empty(tmp_path: Path) -> None:
-    source = f"sqlite:///{tmp_path / 'source.db'}"
-    _fill(source)
-    destination = f"sqlite:///{tmp_path / 'destination.db'}"
-    open_catalog(destination).close()
     # A destination constraint that refuses a row of the last table: everything before it
     # was inserted by then, and must be gone.
-    con = sqlite3.connect(_sqlite_path(destination))
-    con.execute(
+    source, destination = _copy_into_trigger(
+        tmp_path,
         "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.kind = 'note' "
-        "BEGIN SELECT RAISE(ABORT, 'refused by the destination'); END"
+        "BEGIN SELECT RAISE(ABORT, 'refused by the destination'); END",
     )
-    con.commit()
-    con.close()
     with pytest.raises(CatalogError, match="refused by the destination"):
         copy_catalog(source, destination)
     assert _catalog_rows(destination) == 0
 
 
 def test_a_mismatch_names_the_table_and_copies_nothing(tmp_path: Path) -> None:
-    source = f"sqlite:///{tmp_path / 'source.db'}"
-    _fill(source)
-    destination = f"sqlite:///{tmp_path / 'destination.db'}"
-    open_catalog(destination).close()
     # A destination that silently changes what it stores.
-    con = sqlite3.connect(_sqlite_path(destination))
-    con.execute(
+    source, destination = _copy_into_trigger(
+        tmp_path,
         "CREATE TRIGGER tamper AFTER INSERT ON runs "
-        "BEGIN UPDATE runs SET host = 'elsewhere' WHERE run_id = NEW.run_id; END"
+        "BEGIN UPDATE runs SET host = 'elsewhere' WHERE run_id = NEW.run_id; END",
     )
-    con.commit()
-    con.close()
     with pytest.raises(CatalogError) as info:
         copy_catalog(source, destination)
     assert "table 'runs' does not match its source" in info.value.message

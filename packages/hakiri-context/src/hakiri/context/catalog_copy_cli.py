@@ -59,7 +59,10 @@ def resolve_catalog(where: str) -> str:
 
 def _render(report: CopyReport) -> str:
     width = max(len(t.table) for t in report.tables)
-    lines = [f"{t.table:<{width}}  {t.rows:>9,} rows  {t.checksum}" for t in report.tables]
+    lines = [
+        f"{t.table:<{width}}  {t.rows:>9,} {'row ' if t.rows == 1 else 'rows'}  {t.checksum}"
+        for t in report.tables
+    ]
     lines.append(
         f"copied {report.rows:,} rows in {len(report.tables)} tables from {report.source} to "
         f"{report.destination} in {report.seconds:.2f} s; counts and checksums verified"
