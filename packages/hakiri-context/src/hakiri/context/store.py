@@ -29,6 +29,7 @@ from hakiri.context.query import (
 )
 from hakiri.core.closing import Closing
 from hakiri.core.errors import StoreError, UnknownTable
+from hakiri.core.plugins import read_only_catalog_url
 from hakiri.core.records import CatalogEvent, SchemaVersion, TableRecord
 from hakiri.core.schema import Schema
 
@@ -227,20 +228,18 @@ def open_store(path: str | os.PathLike[str] = ".") -> ContextStore:
 
 def existing_catalog_url(root: Path, url: str, *, read_only: bool) -> str:
     """``url`` of a catalog that must already exist (``StoreError`` if a local one does not),
-    made read-only when asked: reading or maintaining a store never creates one."""
+    made read-only when asked: reading or maintaining a store never creates one (a server
+    catalog opened read-only creates no table either)."""
     if catalog_scheme(url) == "sqlite":
         from hakiri.context.catalog.sqlite import parse_sqlite_url
 
-        path, already_read_only = parse_sqlite_url(url)
+        path, _ = parse_sqlite_url(url)
         if not path.is_file():
             raise StoreError(
                 f"no context store at {root} yet — run `hakiri run PIPELINE` first",
                 store=str(root),
             )
-        if read_only and not already_read_only:
-            # Opening for queries must not write to the catalog, not even its schema.
-            url = f"{url}?mode=ro"
-    return url
+    return read_only_catalog_url(url) if read_only else url
 
 
 def _open(root: Path, url: str) -> ContextStore:

@@ -15,7 +15,13 @@ from typing import Any, cast
 from hakiri.core.errors import ConfigError, UnknownConnector
 from hakiri.core.ports import Catalog, ConnectorFactory
 
-__all__ = ["connector_factories", "connector_names", "load_connector", "open_catalog"]
+__all__ = [
+    "connector_factories",
+    "connector_names",
+    "load_connector",
+    "open_catalog",
+    "read_only_catalog_url",
+]
 
 CONNECTORS_GROUP = "hakiri.connectors"
 CATALOGS_GROUP = "hakiri.catalogs"
@@ -90,3 +96,19 @@ def open_catalog(url: str) -> Catalog:
         )
     opener = cast(Any, entry.load())
     return cast(Catalog, opener(url))
+
+
+def read_only_catalog_url(url: str) -> str:
+    """``url`` asking its adapter to open the catalog read-only: the ``mode=ro`` query
+    parameter the SQLite and Postgres adapters read (a ``mode`` already there is replaced).
+    An in-memory catalog's URL comes back as it is: it lives in this process only.
+
+    What reads a store (queries, ``pipeline list``, the agent's read tools) opens it so:
+    nothing it does can write, not even a schema upgrade or the tables of an empty database.
+    """
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme == "memory":
+        return url
+    base, _, query = url.partition("?")
+    kept = [part for part in query.split("&") if part and part.split("=", 1)[0] != "mode"]
+    return f"{base}?{'&'.join([*kept, 'mode=ro'])}"

@@ -12,7 +12,7 @@ from typing import Any
 
 from hakiri.core.cursor import CursorKind, JsonValue
 from hakiri.core.manifest import PipelineSpec, Project
-from hakiri.core.plugins import open_catalog
+from hakiri.core.plugins import open_catalog, read_only_catalog_url
 from hakiri.core.ports import Catalog
 from hakiri.core.records import RunRecord, WriteDisposition
 from hakiri.runtime.cursor_state import CursorState
@@ -30,21 +30,17 @@ __all__ = [
 def open_existing_catalog(project: Project) -> Catalog | None:
     """The project's catalog opened read-only, or None when a local one does not exist yet.
 
-    Read-only means the SQLite catalog is opened with ``?mode=ro`` (the URL form of
-    ``hakiri.context.store.existing_catalog_url(..., read_only=True)``, which this package
-    may not import): nothing is written, not even an older catalog's schema upgrade, and
-    a write fails with ``CatalogError``.
+    Read-only means ``read_only_catalog_url`` (``?mode=ro``): nothing is written, not even an
+    older catalog's schema upgrade or a server catalog's tables, and a write fails with
+    ``CatalogError``.
     """
     url = project.catalog_url
     scheme, _, rest = url.partition("://")
-    if scheme.split("+", 1)[0].lower() != "sqlite":
-        return open_catalog(url)
-    path, _, query = rest.partition("?")
-    if not Path(path.removeprefix("/")).is_file():
-        return None
-    if query != "mode=ro":
-        url = f"{scheme}://{path}?mode=ro"
-    return open_catalog(url)
+    if scheme.split("+", 1)[0].lower() == "sqlite":
+        path = rest.partition("?")[0]
+        if not Path(path.removeprefix("/")).is_file():
+            return None
+    return open_catalog(read_only_catalog_url(url))
 
 
 def position_summary(kind: CursorKind, position: JsonValue) -> str:
