@@ -101,6 +101,11 @@ def _engine(url: str) -> Engine:
     return create_engine(url, poolclass=NullPool)
 
 
+def _postgres(db: PostgresDatabase, scheme: str = "postgresql+psycopg") -> str:
+    """``db``'s URL with another scheme: SQLAlchemy's driver, or the manifest's postgres."""
+    return f"{scheme}://" + db.url.partition("://")[2]
+
+
 def _diff(engine: Engine, target: MetaData = metadata) -> list[Any]:
     """What autogenerate would change to make the database match ``target`` (no diff: same
     tables, columns, types, nullability, defaults, keys and indexes)."""
@@ -180,9 +185,7 @@ def test_the_revisions_build_exactly_the_metadata_on_postgres(
     pytest.importorskip("psycopg")
     databases = [postgres_server.create_database() for _ in range(2)]
     try:
-        migrated, created = (
-            _engine("postgresql+psycopg://" + db.url.partition("://")[2]) for db in databases
-        )
+        migrated, created = (_engine(_postgres(db)) for db in databases)
         _upgrade(migrated, databases[0].name)
         _upgrade(migrated, databases[0].name)  # a second upgrade finds nothing to do
         metadata.create_all(created)
@@ -349,11 +352,11 @@ def test_the_postgres_catalog_refuses_a_newer_catalog_unchanged(
     postgres_db: PostgresDatabase,
 ) -> None:
     pytest.importorskip("psycopg")
-    url = "postgres://" + postgres_db.url.partition("://")[2]
+    url = _postgres(postgres_db, "postgres")
     catalog = open_catalog(url)
     catalog.create_run(run_record("r1"))
     catalog.close()
-    engine = _engine("postgresql+psycopg://" + postgres_db.url.partition("://")[2])
+    engine = _engine(_postgres(postgres_db))
     with engine.begin() as conn:
         conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{NEWER}'")
     before = _postgres_rows(engine)
@@ -369,9 +372,9 @@ def test_a_postgres_catalog_without_a_revision_is_adopted_at_the_baseline(
 ) -> None:
     # What the Postgres adapter created before it used the revisions: metadata.create_all.
     pytest.importorskip("psycopg")
-    engine = _engine("postgresql+psycopg://" + postgres_db.url.partition("://")[2])
+    engine = _engine(_postgres(postgres_db))
     metadata.create_all(engine)
-    catalog = open_catalog("postgres://" + postgres_db.url.partition("://")[2])
+    catalog = open_catalog(_postgres(postgres_db, "postgres"))
     try:
         assert isinstance(catalog, MigratedCatalog)
         assert catalog.schema_status().current == BASELINE
