@@ -459,3 +459,25 @@ def test_hakiri_catalog_status_before_any_run_says_there_is_no_catalog(tmp_path:
     assert result.returncode != 0
     assert result.stderr.startswith("error[") and "hakiri run" in result.stderr
     assert not (project / ".hakiri" / "catalog.db").exists()
+
+
+def test_hakiri_catalog_status_reads_a_postgres_catalog_only_and_upgrade_adopts_it(
+    tmp_path: Path, postgres_db: PostgresDatabase
+) -> None:
+    pytest.importorskip("psycopg")
+    url = _postgres(postgres_db, "postgres")
+    project = tmp_path / "project"
+    write_manifest(project, f'catalog = "{url}"\n')  # a key of the [project] table
+    engine = _engine(_postgres(postgres_db))
+    metadata.create_all(engine)  # as the adapter made it before the revisions
+
+    status = run_hakiri("catalog", "status", "--json", cwd=project).check().json()
+    assert (status["catalog"], status["before_alembic"], status["up_to_date"]) == (url, True, False)
+    with engine.connect() as conn:
+        assert not inspect(conn).has_table("alembic_version")  # status wrote nothing
+
+    upgraded = run_hakiri("catalog", "upgrade", cwd=project).check()
+    assert upgraded.stdout.startswith(f"upgraded the catalog at {url} from none")
+    status = run_hakiri("catalog", "status", "--json", cwd=project).check().json()
+    assert (status["current"], status["up_to_date"]) == (HEAD, True)
+    engine.dispose()
