@@ -35,7 +35,7 @@ from urllib.parse import quote
 from sqlalchemy import URL, Column, Connection, Table, create_engine, event
 
 from hakiri.context.catalog._schema import metadata, sql_literal
-from hakiri.context.catalog._sql import SqlCatalog
+from hakiri.context.catalog._sql import SqlCatalog, database_errors
 from hakiri.context.catalog.migrations import (
     HEAD,
     SchemaStatus,
@@ -118,9 +118,12 @@ class SqliteCatalog(SqlCatalog):
         # The journal mode can change only outside a transaction, and SQLAlchemy opens one
         # for every statement: set it on the driver's connection. It is stored in the file,
         # so every later connection (this process's or another's) uses WAL too.
-        raw = self._engine.raw_connection()
+        with database_errors():
+            raw = self._engine.raw_connection()
         try:
             raw.driver_connection.execute("PRAGMA journal_mode = WAL")  # type: ignore[union-attr]
+        except sqlite3.Error as exc:  # locked past busy_timeout, disk full, read-only file…
+            raise CatalogError(f"catalog database error: {exc}") from exc
         finally:
             raw.close()
 
