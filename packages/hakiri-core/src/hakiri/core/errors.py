@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CapabilityDenied",
     "CatalogError",
+    "CatalogNotFound",
     "ConfigError",
     "CursorConflict",
     "HakiriError",
@@ -160,6 +161,13 @@ class SourceHttpError(SourceError):
 
 class CatalogError(HakiriError):
     code = "catalog_error"
+
+
+class CatalogNotFound(CatalogError):
+    """A catalog opened to be read (queries, ``pipeline list``) does not exist yet: no run
+    has written one. Readers create nothing, so they say so instead."""
+
+    code = "catalog_not_found"
 
 
 class CursorConflict(CatalogError):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hakiri.core.cursor import CursorKind, JsonValue
+from hakiri.core.errors import CatalogNotFound
 from hakiri.core.manifest import PipelineSpec, Project
 from hakiri.core.plugins import open_catalog, read_only_catalog_url
 from hakiri.core.ports import Catalog
@@ -28,7 +29,8 @@ __all__ = [
 
 
 def open_existing_catalog(project: Project) -> Catalog | None:
-    """The project's catalog opened read-only, or None when a local one does not exist yet.
+    """The project's catalog opened read-only, or None when it does not exist yet (no local
+    file; a server database no run has written to).
 
     Read-only means ``read_only_catalog_url`` (``?mode=ro``): nothing is written, not even an
     older catalog's schema upgrade or a server catalog's tables, and a write fails with
@@ -40,7 +42,10 @@ def open_existing_catalog(project: Project) -> Catalog | None:
         path = rest.partition("?")[0]
         if not Path(path.removeprefix("/")).is_file():
             return None
-    return open_catalog(read_only_catalog_url(url))
+    try:
+        return open_catalog(read_only_catalog_url(url))
+    except CatalogNotFound:  # a server catalog no run has created yet
+        return None
 
 
 def position_summary(kind: CursorKind, position: JsonValue) -> str:

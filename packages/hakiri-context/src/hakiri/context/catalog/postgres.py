@@ -45,7 +45,7 @@ import os
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -58,7 +58,13 @@ from hakiri.context.catalog.migrations import (
     stored_revision,
     upgrade_schema,
 )
-from hakiri.core.errors import CatalogError, ConfigError, MissingDependency, SecretError
+from hakiri.core.errors import (
+    CatalogError,
+    CatalogNotFound,
+    ConfigError,
+    MissingDependency,
+    SecretError,
+)
 from hakiri.core.ports import Clock
 from hakiri.core.records import CommitRequest
 from hakiri.core.secrets import SECRET_REF
@@ -110,6 +116,11 @@ class PostgresCatalog(SqlCatalog):
             if read_only:
                 with self._read() as conn:
                     if stored_revision(conn) != HEAD:
+                        if not inspect(conn).has_table("runs"):
+                            raise CatalogNotFound(
+                                f"no Hakiri catalog in {self._where} yet",
+                                hint="run `hakiri run PIPELINE` first: a run creates it",
+                            )
                         schema_status(conn, where=self._where)  # refuses a newer catalog
             else:
                 create_schema(engine, where=self._where)
@@ -274,8 +285,8 @@ def open_postgres_catalog(url: str) -> PostgresCatalog:
     parsed, secret, read_only = parse_postgres_url(url)
     try:
         return PostgresCatalog(parsed, password_secret=secret, read_only=read_only)
-    except NewerCatalog:
-        raise  # reachable and read: the fix is a newer Hakiri, not the connection
+    except (NewerCatalog, CatalogNotFound):
+        raise  # reachable and read: the fix is a newer Hakiri or a first run, not the URL
     except CatalogError as exc:
         raise CatalogError(
             f"cannot open the Postgres catalog {_safe(url)!r}: {exc.message}",
