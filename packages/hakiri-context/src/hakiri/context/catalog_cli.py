@@ -27,7 +27,8 @@ __all__ = ["catalog"]
 
 @click.group("catalog")
 def catalog() -> None:
-    """The project's catalog: its schema revision and upgrade (docs/catalog.md)."""
+    """The project's catalog: its schema revision, its upgrade, a copy to another backend
+    (docs/catalog.md)."""
 
 
 @catalog.command("status")
