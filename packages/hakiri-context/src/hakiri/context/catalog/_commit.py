@@ -9,7 +9,7 @@ records, so the adapters cannot drift apart (docs/decisions.md).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -39,7 +39,24 @@ from hakiri.core.records import (
     TableRecord,
 )
 
-__all__ = ["CommitStore", "commit"]
+__all__ = ["CommitStore", "Snapshot", "commit"]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a commit decides on, as the catalog holds it when the commit starts."""
+
+    fence: Fence | None
+    """With a lease: the newest fence of the lease's key; without: the newest fence of any
+    key of the pipeline (what a commit without a lease runs into)."""
+    version: int | None
+    """The pipeline's cursor version; None when it has no cursor yet."""
+    run_exists: bool
+    table: TableRecord | None
+    latest_schema: SchemaVersion | None
+    """The table's latest schema version."""
+    published: str | None
+    """One of the request's file paths that is already published, if any."""
 
 
 class CommitStore(Protocol):
@@ -49,8 +66,9 @@ class CommitStore(Protocol):
     payloads); the store persists them as they are and decides nothing.
     """
 
-    def cursor_version(self, pipeline: str) -> int | None:
-        """The pipeline's cursor version; None when it has no cursor yet."""
+    def read(self, request: CommitRequest) -> Snapshot:
+        """What the catalog holds for ``request``'s keys (its lease's, pipeline's, run's,
+        table's and files'), read at once: one round trip on a server database."""
         ...
 
     def store_cursor(
@@ -60,20 +78,10 @@ class CommitStore(Protocol):
         (where the backend does not serialize writers up front)."""
         ...
 
-    def run_exists(self, run_id: str) -> bool: ...
-
     def add_to_run(self, run_id: str, *, rows: int, pages: int, files: int) -> None: ...
 
     def add_step(self, step: StepRecord) -> None:
         """Record the step unless (run_id, key) is recorded already."""
-        ...
-
-    def fence(self, pipeline: str, shard: str | None) -> Fence | None:
-        """The newest token seen for this lease key."""
-        ...
-
-    def newest_fence(self, pipeline: str) -> Fence | None:
-        """The fence with the highest token among every shard of the pipeline."""
         ...
 
     def save_fence(self, fence: Fence, *, exists: bool, at: datetime) -> None:
@@ -81,19 +89,11 @@ class CommitStore(Protocol):
         ``CatalogError`` if a newer one got there first (where writers are not serialized)."""
         ...
 
-    def table(self, name: str) -> TableRecord | None: ...
-
     def save_table(self, record: TableRecord, *, exists: bool) -> None:
         """Insert the table (``exists`` False) or overwrite every field of it."""
         ...
 
-    def latest_schema(self, table: str) -> SchemaVersion | None: ...
-
     def add_schema_version(self, version: SchemaVersion) -> None: ...
-
-    def published(self, paths: list[str]) -> str | None:
-        """One of ``paths`` that is already published, if any."""
-        ...
 
     def add_files(self, files: list[FileRecord]) -> None: ...
 
@@ -111,23 +111,26 @@ def commit(store: CommitStore, request: CommitRequest, *, clock: Clock) -> Commi
     step = replace(
         request.step, payload=json_value(request.step.payload, "step payload"), created_at=at
     )
+    found = store.read(request)
     # Fencing first: a worker that lost its lease must stop, not retry as after a conflict.
-    lease = request.lease
-    seen = store.fence(lease.pipeline, lease.shard) if lease is not None else None
-    newest = store.newest_fence(request.pipeline) if lease is None else None
-    fence = check_lease(request, seen=seen, newest=newest, now=clock.now())
-    version = store.cursor_version(request.pipeline)
-    actual = version if version is not None else 0
+    leased = request.lease is not None
+    fence = check_lease(
+        request,
+        seen=found.fence if leased else None,
+        newest=None if leased else found.fence,
+        now=clock.now(),
+    )
+    actual = found.version if found.version is not None else 0
     if actual != request.expected_version:
         raise conflict(request.pipeline, request.expected_version, actual)
-    check_request(request, run_exists=store.run_exists(request.run_id))
-    existing = store.table(request.table)
+    check_request(request, run_exists=found.run_exists)
+    existing = found.table
     table = _settings(request, existing, at)
     store.save_table(table, exists=existing is not None)
     generation = next_generation(request, existing.generation if existing else 0)
     needs_schema = bool(request.files or request.schema_changes)
-    before = store.latest_schema(request.table) if needs_schema else None
-    published, latest = _publish(store, request, before, generation, at)
+    before = found.latest_schema if needs_schema else None
+    published, latest = _publish(store, request, found.published, before, generation, at)
     for decision in decision_payloads(request, before, latest):
         store.add_event(request.table, SCHEMA_DECISION, decision, request.run_id, at)
     # Tests SIGKILL the process here to prove the transaction rolls back as a whole.
@@ -147,13 +150,13 @@ def commit(store: CommitStore, request: CommitRequest, *, clock: Clock) -> Commi
     if finished != table:
         store.save_table(finished, exists=True)
     if fence is not None:
-        store.save_fence(fence, exists=seen is not None, at=at)
+        store.save_fence(fence, exists=found.fence is not None, at=at)
     cursor = Cursor(request.cursor_kind, value, request.expected_version + 1)
     store.store_cursor(
         request.pipeline,
         cursor,
         expected=request.expected_version,
-        exists=version is not None,
+        exists=found.version is not None,
         at=at,
     )
     return CommitResult(
@@ -191,6 +194,7 @@ def _settings(request: CommitRequest, existing: TableRecord | None, at: datetime
 def _publish(
     store: CommitStore,
     request: CommitRequest,
+    taken: str | None,
     latest: SchemaVersion | None,
     generation: int,
     at: datetime,
@@ -199,7 +203,6 @@ def _publish(
     the table's latest schema version after them."""
     if not request.files:
         return [], latest
-    taken = store.published([f.path for f in request.files])
     if taken is not None:
         raise CatalogError(f"file {taken!r} is already published; a path is published once")
     published: list[FileRecord] = []

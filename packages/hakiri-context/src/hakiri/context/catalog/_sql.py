@@ -12,20 +12,25 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hakiri.context.catalog import _schema as t
 from hakiri.context.catalog._commit import commit
-from hakiri.context.catalog._fencing import Fence
+from hakiri.context.catalog._rows import (
+    file_record,
+    run_record,
+    schema_version_record,
+    table_record,
+)
 from hakiri.context.catalog._rules import (
     INTERRUPTED,
     check_event_run,
-    conflict,
     json_value,
     stored_event,
     to_utc,
 )
+from hakiri.context.catalog._sql_commit import SqlCommitStore, insert_event, insert_step
 from hakiri.core.clock import SystemClock
 from hakiri.core.cursor import Cursor, CursorKind
 from hakiri.core.errors import CatalogError
@@ -37,13 +42,10 @@ from hakiri.core.records import (
     FileRecord,
     RunRecord,
     RunStatus,
-    SchemaPolicy,
     SchemaVersion,
     StepRecord,
     TableRecord,
-    WriteDisposition,
 )
-from hakiri.core.schema import Schema
 
 __all__ = ["SqlCatalog", "database_errors"]
 
@@ -114,7 +116,7 @@ class SqlCatalog:
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._read() as conn:
             row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
-        return None if row is None else _run(row)
+        return None if row is None else run_record(row._mapping)
 
     def list_runs(self, pipeline: str | None = None, *, limit: int = 20) -> list[RunRecord]:
         query = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.run_id.desc())
@@ -122,7 +124,7 @@ class SqlCatalog:
             query = query.where(t.runs.c.pipeline == pipeline)
         with self._read() as conn:
             rows = conn.execute(query.limit(max(limit, 0))).all()
-        return [_run(row) for row in rows]
+        return [run_record(row._mapping) for row in rows]
 
     def finish_run(
         self,
@@ -166,7 +168,7 @@ class SqlCatalog:
         with self._write() as conn:
             if not _run_exists(conn, step.run_id):
                 raise CatalogError(f"cannot record a step of unknown run {step.run_id!r}")
-            _insert_step(conn, step, payload)
+            insert_step(conn, step, payload)
 
     def list_steps(self, run_id: str) -> list[StepRecord]:
         query = select(t.run_steps).where(t.run_steps.c.run_id == run_id)
@@ -183,7 +185,7 @@ class SqlCatalog:
         is written when any part fails."""
         with self._write() as conn:
             self._lock_commit(conn, request)
-            return commit(_Transaction(conn), request, clock=self._clock)
+            return commit(SqlCommitStore(conn), request, clock=self._clock)
 
     def _lock_commit(self, conn: Connection, request: CommitRequest) -> None:
         """Keep concurrent commits of ``request``'s pipeline and table apart, inside the
@@ -195,12 +197,12 @@ class SqlCatalog:
     def list_tables(self) -> list[TableRecord]:
         with self._read() as conn:
             rows = conn.execute(select(t.tables).order_by(t.tables.c.name)).all()
-        return [_table(row) for row in rows]
+        return [table_record(row._mapping) for row in rows]
 
     def get_table(self, name: str) -> TableRecord | None:
         with self._read() as conn:
             row = _table_row(conn, name)
-        return None if row is None else _table(row)
+        return None if row is None else table_record(row._mapping)
 
     def list_files(self, table: str) -> list[FileRecord]:
         # One transaction, so the generation and the files belong to the same commit.
@@ -214,7 +216,7 @@ class SqlCatalog:
                 .order_by(t.files.c.id)
             )
             rows = conn.execute(query).all()
-        return [_file(r) for r in rows]
+        return [file_record(r._mapping) for r in rows]
 
     def referenced_paths(self, table: str) -> set[str]:
         """Paths of the visible generation and of any generation still being built.
@@ -240,7 +242,7 @@ class SqlCatalog:
         )
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [_schema_version(row) for row in rows]
+        return [schema_version_record(row._mapping) for row in rows]
 
     def list_events(self, table: str | None = None) -> list[CatalogEvent]:
         query = select(t.events).order_by(t.events.c.id)
@@ -264,7 +266,7 @@ class SqlCatalog:
         stored, at = stored_event(payload, at)
         with self._write() as conn:
             check_event_run(run_id, lambda run: _run_exists(conn, run))
-            event_id = _insert_event(conn, table, kind, stored, run_id, at)
+            event_id = insert_event(conn, table, kind, stored, run_id, at)
         return CatalogEvent(event_id, table, kind, json_value(stored, "event payload"), run_id, at)
 
 
@@ -297,269 +299,3 @@ def _run_exists(conn: Connection, run_id: str) -> bool:
 
 def _table_row(conn: Connection, name: str) -> Row[Any] | None:
     return conn.execute(select(t.tables).where(t.tables.c.name == name)).first()
-
-
-def _insert_step(conn: Connection, step: StepRecord, payload: Any) -> None:
-    """Insert ``step`` unless (run_id, key) is already recorded: recording is idempotent."""
-    steps = t.run_steps
-    key = (steps.c.run_id == step.run_id) & (steps.c.key == step.key)
-    if conn.execute(select(steps.c.key).where(key)).first() is not None:
-        return
-    last = conn.execute(select(func.max(steps.c.seq)).where(steps.c.run_id == step.run_id)).scalar()
-    conn.execute(
-        insert(steps).values(
-            run_id=step.run_id,
-            key=step.key,
-            seq=int(last or 0) + 1,
-            kind=step.kind,
-            payload=payload,
-            created_at=to_utc(step.created_at),
-        )
-    )
-
-
-def _insert_event(
-    conn: Connection, table: str, kind: str, payload: Any, run_id: str | None, at: datetime
-) -> int:
-    result = conn.execute(
-        insert(t.events).values(table_name=table, kind=kind, payload=payload, run_id=run_id, at=at)
-    )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
-
-
-class _Transaction:
-    """The ``CommitStore`` of one commit: every read and write on the commit's connection,
-    inside its transaction."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def cursor_version(self, pipeline: str) -> int | None:
-        query = select(t.cursors.c.version).where(t.cursors.c.pipeline == pipeline)
-        row = self._conn.execute(query).first()
-        return None if row is None else int(row.version)
-
-    def store_cursor(
-        self, pipeline: str, cursor: Cursor, *, expected: int, exists: bool, at: datetime
-    ) -> None:
-        values = {
-            "kind": cursor.kind.value,
-            "value": cursor.value,
-            "version": cursor.version,
-            "updated_at": at,
-        }
-        if not exists:
-            try:
-                self._conn.execute(insert(t.cursors).values(pipeline=pipeline, **values))
-            except IntegrityError:
-                # Another writer created the cursor since we looked (possible where the
-                # backend does not serialize writers up front, e.g. Postgres).
-                raise conflict(pipeline, expected, 1) from None
-            return
-        # The version check in the WHERE clause makes the update itself the compare-and-set.
-        current = (t.cursors.c.pipeline == pipeline) & (t.cursors.c.version == expected)
-        result = self._conn.execute(update(t.cursors).where(current).values(values))
-        if result.rowcount != 1:
-            raise conflict(pipeline, expected, expected + 1)
-
-    def run_exists(self, run_id: str) -> bool:
-        return _run_exists(self._conn, run_id)
-
-    def add_to_run(self, run_id: str, *, rows: int, pages: int, files: int) -> None:
-        runs = t.runs
-        self._conn.execute(
-            update(runs)
-            .where(runs.c.run_id == run_id)
-            .values(rows=runs.c.rows + rows, pages=runs.c.pages + pages, files=runs.c.files + files)
-        )
-
-    def add_step(self, step: StepRecord) -> None:
-        _insert_step(self._conn, step, step.payload)
-
-    def fence(self, pipeline: str, shard: str | None) -> Fence | None:
-        key = (t.fences.c.pipeline == pipeline) & (t.fences.c.shard == (shard or ""))
-        row = self._conn.execute(select(t.fences).where(key)).first()
-        return None if row is None else _fence(row)
-
-    def newest_fence(self, pipeline: str) -> Fence | None:
-        query = (
-            select(t.fences)
-            .where(t.fences.c.pipeline == pipeline)
-            .order_by(t.fences.c.token.desc())
-            .limit(1)
-        )
-        row = self._conn.execute(query).first()
-        return None if row is None else _fence(row)
-
-    def save_fence(self, fence: Fence, *, exists: bool, at: datetime) -> None:
-        values = {
-            "token": fence.token,
-            "holder": fence.holder,
-            "expires_at": to_utc(fence.expires_at),
-            "updated_at": at,
-        }
-        key = {"pipeline": fence.pipeline, "shard": fence.shard or ""}
-        if not exists:
-            try:
-                self._conn.execute(insert(t.fences).values(**key, **values))
-            except IntegrityError:
-                raise _fence_race(fence) from None
-            return
-        # Only ever forward: the token check in the WHERE clause makes the update itself
-        # safe where writers are not serialized up front.
-        fences = t.fences.c
-        forward = (
-            (fences.pipeline == key["pipeline"])
-            & (fences.shard == key["shard"])
-            & (fences.token <= fence.token)
-        )
-        if self._conn.execute(update(t.fences).where(forward).values(values)).rowcount != 1:
-            raise _fence_race(fence)
-
-    def table(self, name: str) -> TableRecord | None:
-        row = _table_row(self._conn, name)
-        return None if row is None else _table(row)
-
-    def save_table(self, record: TableRecord, *, exists: bool) -> None:
-        values = {
-            "pipeline": record.pipeline,
-            "write": WriteDisposition(record.write).value,
-            "generation": record.generation,
-            "schema_version": record.schema_version,
-            "primary_key": list(record.primary_key),
-            "created_at": record.created_at,
-            "updated_at": record.updated_at,
-            "schema_policy": SchemaPolicy(record.schema_policy).value,
-        }
-        if not exists:
-            self._conn.execute(insert(t.tables).values(name=record.name, **values))
-            return
-        self._conn.execute(update(t.tables).where(t.tables.c.name == record.name).values(values))
-
-    def latest_schema(self, table: str) -> SchemaVersion | None:
-        query = (
-            select(t.schema_versions)
-            .where(t.schema_versions.c.table_name == table)
-            .order_by(t.schema_versions.c.version.desc())
-            .limit(1)
-        )
-        row = self._conn.execute(query).first()
-        return None if row is None else _schema_version(row)
-
-    def add_schema_version(self, version: SchemaVersion) -> None:
-        self._conn.execute(
-            insert(t.schema_versions).values(
-                table_name=version.table,
-                version=version.version,
-                schema=version.schema.to_dict(),
-                run_id=version.run_id,
-                created_at=version.created_at,
-            )
-        )
-
-    def published(self, paths: list[str]) -> str | None:
-        query = select(t.files.c.path).where(t.files.c.path.in_(paths)).limit(1)
-        taken = self._conn.execute(query).scalar()
-        return None if taken is None else str(taken)
-
-    def add_files(self, files: list[FileRecord]) -> None:
-        for record in files:
-            self._conn.execute(
-                insert(t.files).values(
-                    table_name=record.table,
-                    path=record.path,
-                    rows=record.rows,
-                    bytes=record.bytes,
-                    checksum=record.checksum,
-                    schema_version=record.schema_version,
-                    generation=record.generation,
-                    run_id=record.run_id,
-                    committed_at=record.committed_at,
-                )
-            )
-
-    def add_event(
-        self, table: str, kind: str, payload: Any, run_id: str | None, at: datetime
-    ) -> None:
-        _insert_event(self._conn, table, kind, payload, run_id, at)
-
-
-def _fence_race(fence: Fence) -> CatalogError:
-    where = f"pipeline {fence.pipeline!r}" + (f" shard {fence.shard!r}" if fence.shard else "")
-    return CatalogError(
-        f"another commit recorded a fencing token for {where} at the same time; nothing was "
-        "written",
-        hint="commit again: the catalog then says whether this lease is still the newest",
-    )
-
-
-# -- row → record -----------------------------------------------------------------------------
-
-
-def _run(row: Row[Any]) -> RunRecord:
-    return RunRecord(
-        run_id=row.run_id,
-        pipeline=row.pipeline,
-        status=RunStatus(row.status),
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        trigger=row.trigger,
-        pid=row.pid,
-        host=row.host,
-        rows=int(row.rows),
-        pages=int(row.pages),
-        files=int(row.files),
-        error_code=row.error_code,
-        error_message=row.error_message,
-        resumed_from=row.resumed_from,
-    )
-
-
-def _table(row: Row[Any]) -> TableRecord:
-    return TableRecord(
-        name=row.name,
-        pipeline=row.pipeline,
-        write=WriteDisposition(row.write),
-        generation=int(row.generation),
-        schema_version=int(row.schema_version),
-        primary_key=tuple(row.primary_key),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        schema_policy=SchemaPolicy(row.schema_policy),
-    )
-
-
-def _file(row: Row[Any]) -> FileRecord:
-    return FileRecord(
-        table=row.table_name,
-        path=row.path,
-        rows=int(row.rows),
-        bytes=int(row.bytes),
-        checksum=row.checksum,
-        schema_version=int(row.schema_version),
-        generation=int(row.generation),
-        run_id=row.run_id,
-        committed_at=row.committed_at,
-    )
-
-
-def _schema_version(row: Row[Any]) -> SchemaVersion:
-    return SchemaVersion(
-        table=row.table_name,
-        version=int(row.version),
-        schema=Schema.from_dict(row.schema),
-        run_id=row.run_id,
-        created_at=row.created_at,
-    )
-
-
-def _fence(row: Row[Any]) -> Fence:
-    return Fence(
-        pipeline=row.pipeline,
-        shard=row.shard or None,
-        token=int(row.token),
-        holder=row.holder,
-        expires_at=row.expires_at,
-    )

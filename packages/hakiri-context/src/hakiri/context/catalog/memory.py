@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from hakiri.context.catalog._commit import commit
+from hakiri.context.catalog._commit import Snapshot, commit
 from hakiri.context.catalog._fencing import Fence
 from hakiri.context.catalog._rules import (
     INTERRUPTED,
@@ -278,17 +278,28 @@ class _Transaction:
     def __init__(self, state: _State) -> None:
         self._state = state
 
-    def cursor_version(self, pipeline: str) -> int | None:
-        cursor = self._state.cursors.get(pipeline)
-        return None if cursor is None else cursor.version
+    def read(self, request: CommitRequest) -> Snapshot:
+        state, lease = self._state, request.lease
+        if lease is not None:
+            fence = state.fences.get((lease.pipeline, lease.shard))
+        else:
+            fences = [f for (p, _), f in state.fences.items() if p == request.pipeline]
+            fence = max(fences, key=lambda f: f.token, default=None)
+        cursor = state.cursors.get(request.pipeline)
+        paths = {f.path for f in request.files}
+        return Snapshot(
+            fence=fence,
+            version=None if cursor is None else cursor.version,
+            run_exists=request.run_id in state.runs,
+            table=state.tables.get(request.table),
+            latest_schema=_latest(state, request.table),
+            published=next((f.path for f in state.files if f.path in paths), None),
+        )
 
     def store_cursor(
         self, pipeline: str, cursor: Cursor, *, expected: int, exists: bool, at: datetime
     ) -> None:
         self._state.cursors[pipeline] = cursor
-
-    def run_exists(self, run_id: str) -> bool:
-        return run_id in self._state.runs
 
     def add_to_run(self, run_id: str, *, rows: int, pages: int, files: int) -> None:
         run = self._state.runs[run_id]
@@ -299,31 +310,14 @@ class _Transaction:
     def add_step(self, step: StepRecord) -> None:
         self._state.steps.setdefault(step.run_id, {}).setdefault(step.key, step)
 
-    def fence(self, pipeline: str, shard: str | None) -> Fence | None:
-        return self._state.fences.get((pipeline, shard))
-
-    def newest_fence(self, pipeline: str) -> Fence | None:
-        fences = [f for (p, _), f in self._state.fences.items() if p == pipeline]
-        return max(fences, key=lambda f: f.token, default=None)
-
     def save_fence(self, fence: Fence, *, exists: bool, at: datetime) -> None:
         self._state.fences[(fence.pipeline, fence.shard)] = fence
-
-    def table(self, name: str) -> TableRecord | None:
-        return self._state.tables.get(name)
 
     def save_table(self, record: TableRecord, *, exists: bool) -> None:
         self._state.tables[record.name] = record
 
-    def latest_schema(self, table: str) -> SchemaVersion | None:
-        return _latest(self._state, table)
-
     def add_schema_version(self, version: SchemaVersion) -> None:
         self._state.schemas.setdefault(version.table, []).append(version)
-
-    def published(self, paths: list[str]) -> str | None:
-        wanted = set(paths)
-        return next((f.path for f in self._state.files if f.path in wanted), None)
 
     def add_files(self, files: list[FileRecord]) -> None:
         self._state.files.extend(files)
