@@ -49,6 +49,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, t
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hakiri.context.catalog._pg_pool import replace_dead_connections
 from hakiri.context.catalog._sql import SqlCatalog, database_errors
 from hakiri.context.catalog.migrations import (
     HEAD,
@@ -146,8 +147,8 @@ class PostgresCatalog(SqlCatalog):
     def _lock_commit(self, conn: Connection, request: CommitRequest) -> None:
         # Pipeline first, then table: every commit takes them in this order, so two
         # commits never wait on each other in a cycle. See the module docstring.
-        for key in (f"hakiri.pipeline:{request.pipeline}", f"hakiri.table:{request.table}"):
-            _advisory_xact_lock(conn, key)
+        pipeline, table = f"hakiri.pipeline:{request.pipeline}", f"hakiri.table:{request.table}"
+        conn.execute(_COMMIT_LOCKS, {"pipeline": pipeline, "table": table})
 
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
@@ -170,6 +171,14 @@ def create_schema(engine: Engine, *, where: str) -> None:
             upgrade_schema(conn, where=where)
 
 
+# Both commit locks in one round trip. Postgres evaluates a select list left to right, so
+# the pipeline's lock is still taken before the table's.
+_COMMIT_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(:pipeline, 0)), "
+    "pg_advisory_xact_lock(hashtextextended(:table, 0))"
+)
+
+
 def _advisory_xact_lock(conn: Connection, key: str) -> None:
     # hashtextextended: a stable 64-bit key for any text; a collision only serializes
     # two unrelated commits, never lets two related ones overlap.
@@ -184,9 +193,10 @@ def _engine(url: URL, *, password_secret: str | None, read_only: bool) -> Engine
             "the Postgres catalog needs psycopg",
             hint="install hakiri-context[postgres] (psycopg 3)",
         ) from exc
-    # pool_pre_ping: a pooled connection the server dropped (restart, idle timeout) is
-    # replaced at checkout instead of failing the next statement.
-    engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    engine = create_engine(url, pool_size=2, max_overflow=2)
+    # A pooled connection the server dropped (restart, idle timeout) is replaced at
+    # checkout instead of failing the next statement; cheaper than pool_pre_ping.
+    replace_dead_connections(engine)
 
     @event.listens_for(engine, "do_connect")
     def _password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
