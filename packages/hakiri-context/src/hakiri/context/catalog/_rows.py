@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row
-
 from hakiri.context.catalog._fencing import Fence
 from hakiri.core.records import (
     FileRecord,
@@ -36,11 +34,9 @@ __all__ = [
 _Values = Mapping[Any, Any]
 
 
-def part(row: Row[Any], prefix: str) -> dict[str, Any]:
+def part(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     """The columns of ``row`` labelled ``prefix`` + name, by name."""
-    return {
-        key[len(prefix) :]: value for key, value in row._mapping.items() if key.startswith(prefix)
-    }
+    return {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
 
 
 def run_record(row: _Values) -> RunRecord:

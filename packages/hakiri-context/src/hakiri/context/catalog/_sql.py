@@ -30,7 +30,7 @@ from hakiri.context.catalog._rules import (
     stored_event,
     to_utc,
 )
-from hakiri.context.catalog._sql_commit import SqlCommitStore, insert_event, insert_step
+from hakiri.context.catalog._sql_commit import SqlCommitStore, insert_step
 from hakiri.core.clock import SystemClock
 from hakiri.core.cursor import Cursor, CursorKind
 from hakiri.core.errors import CatalogError
@@ -266,7 +266,7 @@ class SqlCatalog:
         stored, at = stored_event(payload, at)
         with self._write() as conn:
             check_event_run(run_id, lambda run: _run_exists(conn, run))
-            event_id = insert_event(conn, table, kind, stored, run_id, at)
+            event_id = _insert_event(conn, table, kind, stored, run_id, at)
         return CatalogEvent(event_id, table, kind, json_value(stored, "event payload"), run_id, at)
 
 
@@ -290,6 +290,17 @@ def database_errors() -> Iterator[None]:
                 "was kept; run again once the catalog database is reachable"
             )
         raise CatalogError(f"catalog database error: {first}", hint=hint) from exc
+
+
+def _insert_event(
+    conn: Connection, table: str, kind: str, payload: Any, run_id: str | None, at: datetime
+) -> int:
+    result = conn.execute(
+        insert(t.events).values(table_name=table, kind=kind, payload=payload, run_id=run_id, at=at)
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _run_exists(conn: Connection, run_id: str) -> bool:

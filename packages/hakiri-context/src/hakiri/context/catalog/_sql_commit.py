@@ -6,14 +6,16 @@ round trips and as little Python as it can (docs/performance.md, "Catalog commit
 - Everything the commit decides on — fence, cursor version, run, table, latest schema
   version, an already published path — is one ``SELECT`` (``read``); each write is one
   statement, the step's idempotent insert included.
-- Every statement is built once, here, with bound parameters: SQLAlchemy then finds its
-  compiled form in the engine's cache by a cache key it computed once, instead of building
-  the expression, computing its key and looking it up on each call.
+- Every statement is built once, here, with bound parameters, compiled once per dialect
+  and run on the DBAPI cursor (``_direct``): no expression is built, and no SQLAlchemy
+  execution context set up, per call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -25,13 +27,16 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import Table
 
 from hakiri.context.catalog import _schema as t
 from hakiri.context.catalog._commit import Snapshot
+from hakiri.context.catalog._direct import Direct
 from hakiri.context.catalog._fencing import Fence
 from hakiri.context.catalog._rows import fence_record, part, schema_version_record, table_record
 from hakiri.context.catalog._rules import conflict, to_utc
@@ -50,8 +55,10 @@ from hakiri.core.records import (
 __all__ = ["SqlCommitStore", "insert_step"]
 
 
-def _snapshot() -> Any:
-    """The commit's one read: a one-row base, left-joined to each record it may find."""
+@lru_cache(maxsize=32)
+def _snapshot(paths: int) -> Direct:
+    """The commit's one read, for a commit of ``paths`` files: a one-row base, left-joined
+    to each record it may find."""
     one = select(literal_column("1").label("one")).subquery("one")
     fences, cursors, runs, tables, versions = (
         t.fences,
@@ -77,12 +84,13 @@ def _snapshot() -> Any:
         .where(older.c.table_name == bindparam("table"))
         .scalar_subquery()
     )
-    published = (
-        select(t.files.c.path)
-        .where(t.files.c.path.in_(bindparam("paths", expanding=True)))
-        .limit(1)
-        .scalar_subquery()
-    )
+    published: Any = null()
+    if paths:
+        # One parameter a path, not an expanding IN: the SQL is compiled once per count.
+        wanted = [bindparam(f"path_{i}", type_=t.files.c.path.type) for i in range(paths)]
+        published = (
+            select(t.files.c.path).where(t.files.c.path.in_(wanted)).limit(1).scalar_subquery()
+        )
     joined = (
         one.outerjoin(cursors, cursors.c.pipeline == bindparam("pipeline"))
         .outerjoin(runs, runs.c.run_id == bindparam("run_id"))
@@ -96,7 +104,7 @@ def _snapshot() -> Any:
             and_(versions.c.table_name == bindparam("table"), versions.c.version == latest),
         )
     )
-    return select(
+    query = select(
         cursors.c.version.label("cursor_version"),
         runs.c.run_id.label("run_found"),
         published.label("published"),
@@ -104,6 +112,7 @@ def _snapshot() -> Any:
         *(c.label("fence__" + c.name) for c in fences.c),
         *(c.label("schema__" + c.name) for c in versions.c),
     ).select_from(joined)
+    return Direct(query)
 
 
 def _insert_step() -> Any:
@@ -130,42 +139,64 @@ def _insert_step() -> Any:
     return insert(steps).from_select(columns, row)
 
 
-_SNAPSHOT = _snapshot()
-_INSERT_STEP = _insert_step()
-# Updates take their SET columns from the parameters; the key's parameter is named apart.
-_UPDATE_TABLE = update(t.tables).where(t.tables.c.name == bindparam("key_name"))
-_UPDATE_CURSOR = update(t.cursors).where(
-    (t.cursors.c.pipeline == bindparam("key_pipeline"))
-    & (t.cursors.c.version == bindparam("expected"))
+def _insert(table: Table, skip: Iterable[str] = ()) -> Direct:
+    """``INSERT`` of every column but ``skip``, each from the parameter of its name."""
+    return Direct(
+        insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name not in skip})
+    )
+
+
+def _set(table: Table, *columns: str) -> dict[str, Any]:
+    return {name: bindparam(name, type_=table.c[name].type) for name in columns}
+
+
+_INSERT_STEP = Direct(_insert_step())
+_UPDATE_TABLE = Direct(
+    update(t.tables)
+    .where(t.tables.c.name == bindparam("key_name"))
+    .values(_set(t.tables, *(c.name for c in t.tables.c if c.name != "name")))
+)
+# The version check in the WHERE clause makes the update itself the compare-and-set.
+_UPDATE_CURSOR = Direct(
+    update(t.cursors)
+    .where(
+        (t.cursors.c.pipeline == bindparam("key_pipeline"))
+        & (t.cursors.c.version == bindparam("expected"))
+    )
+    .values(_set(t.cursors, "kind", "value", "version", "updated_at"))
 )
 # Only ever forward: the token check makes the update itself safe where writers are not
 # serialized up front.
-_UPDATE_FENCE = update(t.fences).where(
-    (t.fences.c.pipeline == bindparam("key_pipeline"))
-    & (t.fences.c.shard == bindparam("key_shard"))
-    & (t.fences.c.token <= bindparam("key_token"))
+_UPDATE_FENCE = Direct(
+    update(t.fences)
+    .where(
+        (t.fences.c.pipeline == bindparam("key_pipeline"))
+        & (t.fences.c.shard == bindparam("key_shard"))
+        & (t.fences.c.token <= bindparam("key_token"))
+    )
+    .values(_set(t.fences, "token", "holder", "expires_at", "updated_at"))
 )
-_ADD_TO_RUN = (
+_ADD_TO_RUN = Direct(
     update(t.runs)
     .where(t.runs.c.run_id == bindparam("key_run_id"))
     .values(
-        rows=t.runs.c.rows + bindparam("more_rows"),
-        pages=t.runs.c.pages + bindparam("more_pages"),
-        files=t.runs.c.files + bindparam("more_files"),
+        rows=t.runs.c.rows + bindparam("more_rows", type_=t.runs.c.rows.type),
+        pages=t.runs.c.pages + bindparam("more_pages", type_=t.runs.c.pages.type),
+        files=t.runs.c.files + bindparam("more_files", type_=t.runs.c.files.type),
     )
 )
-_INSERT_TABLE = insert(t.tables)
-_INSERT_CURSOR = insert(t.cursors)
-_INSERT_FENCE = insert(t.fences)
-_INSERT_FILE = insert(t.files)
-_INSERT_SCHEMA = insert(t.schema_versions)
-_INSERT_EVENT = insert(t.events)
+_INSERT_TABLE = _insert(t.tables)
+_INSERT_CURSOR = _insert(t.cursors)
+_INSERT_FENCE = _insert(t.fences)
+_INSERT_FILE = _insert(t.files, skip=("id",))
+_INSERT_SCHEMA = _insert(t.schema_versions)
+_INSERT_EVENT = _insert(t.events, skip=("id",))
 
 
 def insert_step(conn: Connection, step: StepRecord, payload: Any) -> None:
     """Insert ``step`` unless (run_id, key) is already recorded: recording is idempotent."""
-    conn.execute(
-        _INSERT_STEP,
+    _INSERT_STEP.rowcount(
+        conn,
         {
             "run_id": step.run_id,
             "key": step.key,
@@ -191,21 +222,21 @@ class SqlCommitStore:
             "table": request.table,
             "fence_pipeline": lease.pipeline if lease is not None else request.pipeline,
             "fence_shard": (lease.shard or "") if lease is not None else None,
-            "paths": [f.path for f in request.files],
+            **{f"path_{i}": f.path for i, f in enumerate(request.files)},
         }
-        row = self._conn.execute(_SNAPSHOT, params).one()
-        version = row.cursor_version
+        row = _snapshot(len(request.files)).one(self._conn, params)
+        version = row["cursor_version"]
         return Snapshot(
-            fence=None if row.fence__token is None else fence_record(part(row, "fence__")),
+            fence=None if row["fence__token"] is None else fence_record(part(row, "fence__")),
             version=None if version is None else int(version),
-            run_exists=row.run_found is not None,
-            table=None if row.table__name is None else table_record(part(row, "table__")),
+            run_exists=row["run_found"] is not None,
+            table=None if row["table__name"] is None else table_record(part(row, "table__")),
             latest_schema=(
                 None
-                if row.schema__version is None
+                if row["schema__version"] is None
                 else schema_version_record(part(row, "schema__"))
             ),
-            published=None if row.published is None else str(row.published),
+            published=None if row["published"] is None else str(row["published"]),
         )
 
     def store_cursor(
@@ -219,20 +250,19 @@ class SqlCommitStore:
         }
         if not exists:
             try:
-                self._conn.execute(_INSERT_CURSOR, {"pipeline": pipeline, **values})
+                _INSERT_CURSOR.rowcount(self._conn, {"pipeline": pipeline, **values})
             except IntegrityError:
                 # Another writer created the cursor since we looked (possible where the
                 # backend does not serialize writers up front, e.g. Postgres).
                 raise conflict(pipeline, expected, 1) from None
             return
-        # The version check in the WHERE clause makes the update itself the compare-and-set.
         key = {"key_pipeline": pipeline, "expected": expected}
-        if self._conn.execute(_UPDATE_CURSOR, {**values, **key}).rowcount != 1:
+        if _UPDATE_CURSOR.rowcount(self._conn, {**values, **key}) != 1:
             raise conflict(pipeline, expected, expected + 1)
 
     def add_to_run(self, run_id: str, *, rows: int, pages: int, files: int) -> None:
         params = {"key_run_id": run_id, "more_rows": rows, "more_pages": pages}
-        self._conn.execute(_ADD_TO_RUN, {**params, "more_files": files})
+        _ADD_TO_RUN.rowcount(self._conn, {**params, "more_files": files})
 
     def add_step(self, step: StepRecord) -> None:
         insert_step(self._conn, step, step.payload)
@@ -247,14 +277,14 @@ class SqlCommitStore:
         shard = fence.shard or ""
         if not exists:
             try:
-                self._conn.execute(
-                    _INSERT_FENCE, {"pipeline": fence.pipeline, "shard": shard, **values}
+                _INSERT_FENCE.rowcount(
+                    self._conn, {"pipeline": fence.pipeline, "shard": shard, **values}
                 )
             except IntegrityError:
                 raise _fence_race(fence) from None
             return
         key = {"key_pipeline": fence.pipeline, "key_shard": shard, "key_token": fence.token}
-        if self._conn.execute(_UPDATE_FENCE, {**values, **key}).rowcount != 1:
+        if _UPDATE_FENCE.rowcount(self._conn, {**values, **key}) != 1:
             raise _fence_race(fence)
 
     def save_table(self, record: TableRecord, *, exists: bool) -> None:
@@ -269,13 +299,13 @@ class SqlCommitStore:
             "schema_policy": SchemaPolicy(record.schema_policy).value,
         }
         if not exists:
-            self._conn.execute(_INSERT_TABLE, {"name": record.name, **values})
+            _INSERT_TABLE.rowcount(self._conn, {"name": record.name, **values})
             return
-        self._conn.execute(_UPDATE_TABLE, {"key_name": record.name, **values})
+        _UPDATE_TABLE.rowcount(self._conn, {"key_name": record.name, **values})
 
     def add_schema_version(self, version: SchemaVersion) -> None:
-        self._conn.execute(
-            _INSERT_SCHEMA,
+        _INSERT_SCHEMA.rowcount(
+            self._conn,
             {
                 "table_name": version.table,
                 "version": version.version,
@@ -286,40 +316,27 @@ class SqlCommitStore:
         )
 
     def add_files(self, files: list[FileRecord]) -> None:
-        rows = [
-            {
-                "table_name": record.table,
-                "path": record.path,
-                "rows": record.rows,
-                "bytes": record.bytes,
-                "checksum": record.checksum,
-                "schema_version": record.schema_version,
-                "generation": record.generation,
-                "run_id": record.run_id,
-                "committed_at": record.committed_at,
-            }
-            for record in files
-        ]
-        if rows:
-            self._conn.execute(_INSERT_FILE, rows)
+        for record in files:
+            _INSERT_FILE.rowcount(
+                self._conn,
+                {
+                    "table_name": record.table,
+                    "path": record.path,
+                    "rows": record.rows,
+                    "bytes": record.bytes,
+                    "checksum": record.checksum,
+                    "schema_version": record.schema_version,
+                    "generation": record.generation,
+                    "run_id": record.run_id,
+                    "committed_at": record.committed_at,
+                },
+            )
 
     def add_event(
         self, table: str, kind: str, payload: Any, run_id: str | None, at: datetime
     ) -> None:
-        insert_event(self._conn, table, kind, payload, run_id, at)
-
-
-def insert_event(
-    conn: Connection, table: str, kind: str, payload: Any, run_id: str | None, at: datetime
-) -> int:
-    """Insert an event; its id."""
-    result = conn.execute(
-        _INSERT_EVENT,
-        {"table_name": table, "kind": kind, "payload": payload, "run_id": run_id, "at": at},
-    )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+        params = {"table_name": table, "kind": kind, "payload": payload, "run_id": run_id}
+        _INSERT_EVENT.rowcount(self._conn, {**params, "at": at})
 
 
 def _fence_race(fence: Fence) -> CatalogError:

@@ -49,6 +49,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, t
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hakiri.context.catalog._direct import Direct
 from hakiri.context.catalog._pg_pool import replace_dead_connections
 from hakiri.context.catalog._sql import SqlCatalog, database_errors
 from hakiri.context.catalog.migrations import (
@@ -148,7 +149,7 @@ class PostgresCatalog(SqlCatalog):
         # Pipeline first, then table: every commit takes them in this order, so two
         # commits never wait on each other in a cycle. See the module docstring.
         pipeline, table = f"hakiri.pipeline:{request.pipeline}", f"hakiri.table:{request.table}"
-        conn.execute(_COMMIT_LOCKS, {"pipeline": pipeline, "table": table})
+        _COMMIT_LOCKS.rowcount(conn, {"pipeline": pipeline, "table": table})
 
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
@@ -173,9 +174,11 @@ def create_schema(engine: Engine, *, where: str) -> None:
 
 # Both commit locks in one round trip. Postgres evaluates a select list left to right, so
 # the pipeline's lock is still taken before the table's.
-_COMMIT_LOCKS = text(
-    "SELECT pg_advisory_xact_lock(hashtextextended(:pipeline, 0)), "
-    "pg_advisory_xact_lock(hashtextextended(:table, 0))"
+_COMMIT_LOCKS = Direct(
+    text(
+        "SELECT pg_advisory_xact_lock(hashtextextended(:pipeline, 0)), "
+        "pg_advisory_xact_lock(hashtextextended(:table, 0))"
+    )
 )
 
 
