@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import URL, Column, Connection, Table, create_engine, event
+from sqlalchemy import URL, Column, Connection, Table, create_engine, event, text
 
+from hakiri.context.catalog._direct import Direct
 from hakiri.context.catalog._schema import metadata, sql_literal
 from hakiri.context.catalog._sql import SqlCatalog, database_errors
 from hakiri.context.catalog.migrations import (
@@ -222,9 +223,14 @@ def _pragmas(*, read_only: bool) -> Any:
     return on_connect
 
 
+# On the DBAPI cursor (``_direct``): every commit begins, so it costs no more than it must.
+_BEGIN = Direct(text("BEGIN"))
+_BEGIN_IMMEDIATE = Direct(text("BEGIN IMMEDIATE"))
+
+
 def _begin(conn: Connection) -> None:
     immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    (_BEGIN_IMMEDIATE if immediate else _BEGIN).rowcount(conn, {})
 
 
 def parse_sqlite_url(url: str) -> tuple[Path, bool]:
