@@ -9,9 +9,9 @@ from hakiri.core.errors import PipelineBusy, SecretError
 from hakiri.core.lock import PipelineLock
 from hakiri.core.manifest import load_project
 from hakiri.core.records import Page
+from hakiri.core.secrets import EnvSecretResolver
 from hakiri.runtime.cursor_state import CursorState
 from hakiri.runtime.init import scaffold_project
-from hakiri.runtime.secrets import EnvSecretResolver
 
 
 def test_cursor_state_round_trip() -> None:

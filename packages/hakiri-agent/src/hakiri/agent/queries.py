@@ -45,7 +45,7 @@ class QueryService(Closing):
         project = load(self.root)
         limits = project.manifest.query.narrowed(timeout=timeout, max_rows=limit)
         check_length(sql, limits)  # before anything else is spent on it
-        plan = read_plan(project.store_root, project.catalog_url)
+        plan = read_plan(project.store_root, project.catalog_url, project.secrets())
         result = self._pool_for(limits).run(plan, sql, limits)
         return {
             **table_payload(result.table),

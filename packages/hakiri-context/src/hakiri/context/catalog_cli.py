@@ -21,6 +21,7 @@ from hakiri.core.errors import HakiriError
 
 if TYPE_CHECKING:
     from hakiri.context.catalog.migrations import MigratedCatalog, SchemaStatus
+    from hakiri.core.ports import SecretResolver
 
 __all__ = ["catalog"]
 
@@ -95,37 +96,40 @@ def _status(project_dir: Path | None) -> tuple[str, SchemaStatus]:
     """The project's catalog URL and its schema status, read through a read-only open."""
     from hakiri.context.store import existing_catalog_url
 
-    url, root = _catalog_url(project_dir)
-    with _opened(existing_catalog_url(root, url, read_only=True), shown=url) as opened:
+    url, root, secrets = _catalog_url(project_dir)
+    read_only = existing_catalog_url(root, url, read_only=True)
+    with _opened(read_only, shown=url, secrets=secrets) as opened:
         return url, opened.schema_status()
 
 
 def _upgrade(project_dir: Path | None) -> None:
     from hakiri.context.store import existing_catalog_url
 
-    url, root = _catalog_url(project_dir)
-    with _opened(existing_catalog_url(root, url, read_only=False), shown=url) as opened:
+    url, root, secrets = _catalog_url(project_dir)
+    writable = existing_catalog_url(root, url, read_only=False)
+    with _opened(writable, shown=url, secrets=secrets) as opened:
         opened.upgrade_schema()
 
 
-def _catalog_url(project_dir: Path | None) -> tuple[str, Path]:
-    """The catalog of a project directory (or a store directory) and its store."""
+def _catalog_url(project_dir: Path | None) -> tuple[str, Path, SecretResolver | None]:
+    """The catalog of a project directory (or a store directory), its store, and what
+    resolves its URL's ``secret://`` references."""
     from hakiri.context.store import locate_store
     from hakiri.core.manifest import find_project_root
 
     where = locate_store(project_dir if project_dir is not None else find_project_root(Path.cwd()))
-    return where.catalog_url, where.root
+    return where.catalog_url, where.root, where.secrets
 
 
 @contextmanager
-def _opened(url: str, *, shown: str) -> Iterator[MigratedCatalog]:
+def _opened(url: str, *, shown: str, secrets: SecretResolver | None) -> Iterator[MigratedCatalog]:
     """The catalog at ``url``, closed afterwards; ``CatalogError`` for one without schema
     revisions (``memory://``). ``shown`` is its URL as the project wrote it."""
     from hakiri.context.catalog import open_catalog
     from hakiri.context.catalog.migrations import MigratedCatalog
     from hakiri.core.errors import CatalogError
 
-    opened = open_catalog(url)
+    opened = open_catalog(url, secrets=secrets)
     try:
         if not isinstance(opened, MigratedCatalog):
             raise CatalogError(

@@ -16,6 +16,7 @@ from hakiri.core.errors import HakiriError
 
 if TYPE_CHECKING:
     from hakiri.context.catalog._copy import CopyReport
+    from hakiri.core.ports import SecretResolver
 
 __all__ = ["copy_command", "resolve_catalog"]
 
@@ -37,7 +38,8 @@ def copy_command(src: str, dst: str, as_json: bool) -> None:
     from hakiri.context.catalog._copy import copy_catalog
 
     try:
-        report = copy_catalog(resolve_catalog(src), resolve_catalog(dst))
+        (src_url, src_secrets), (dst_url, dst_secrets) = resolve_catalog(src), resolve_catalog(dst)
+        report = copy_catalog(src_url, dst_url, src_secrets=src_secrets, dst_secrets=dst_secrets)
     except HakiriError as err:
         click.echo(f"error[{err.code}]: {err.one_line()}", err=True)
         sys.exit(err.exit_code)
@@ -47,14 +49,16 @@ def copy_command(src: str, dst: str, as_json: bool) -> None:
     click.echo(_render(report))
 
 
-def resolve_catalog(where: str) -> str:
-    """The catalog URL ``where`` names: a URL as it is, a project or store directory's
-    catalog otherwise (``StoreError`` for a directory that is neither)."""
+def resolve_catalog(where: str) -> tuple[str, SecretResolver | None]:
+    """The catalog URL ``where`` names — a URL as it is, a project or store directory's
+    catalog otherwise (``StoreError`` for a directory that is neither) — and what resolves
+    its ``secret://`` references (a project's; for a bare URL, the environment)."""
     if "://" in where:
-        return where
+        return where, None
     from hakiri.context.store import locate_store
 
-    return locate_store(Path(where)).catalog_url
+    location = locate_store(Path(where))
+    return location.catalog_url, location.secrets
 
 
 def _render(report: CopyReport) -> str:

@@ -16,7 +16,7 @@ from hakiri.core.cli_options import project_option
 from hakiri.core.errors import HakiriError
 
 if TYPE_CHECKING:
-    from hakiri.core.query_limits import QueryLimits
+    from hakiri.context.store import StoreLocation
 
 __all__ = ["query_command"]
 
@@ -79,12 +79,13 @@ def _run(sql: str, project: Path | None, fmt: str, **overrides: float | None) ->
 
     if sql == "-":
         sql = sys.stdin.read()
-    root, catalog_url, limits = _query_target(project)
+    where = _query_target(project)
+    limits = where.query
     given = {"timeout": overrides["timeout"], "max_rows": overrides["limit"]}
     given["max_answer_bytes"] = overrides["max_bytes"]
     # The person at the shell may raise a bound as well as lower it.
     limits = limits.model_copy(update={k: v for k, v in given.items() if v is not None})
-    result = query_once(root, catalog_url, sql, limits)
+    result = query_once(where.root, where.catalog_url, sql, limits, where.secrets)
     return render(
         result.table,
         fmt,
@@ -95,13 +96,12 @@ def _run(sql: str, project: Path | None, fmt: str, **overrides: float | None) ->
     )
 
 
-def _query_target(project: Path | None) -> tuple[Path, str, QueryLimits]:
+def _query_target(project: Path | None) -> StoreLocation:
     """The store, its catalog and the query bounds, from a project (or a bare store)."""
     from hakiri.context.store import locate_store
     from hakiri.core.manifest import find_project_root
 
-    where = locate_store(project if project is not None else find_project_root(Path.cwd()))
-    return where.root, where.catalog_url, where.query
+    return locate_store(project if project is not None else find_project_root(Path.cwd()))
 
 
 @click.command("compact")

@@ -82,7 +82,8 @@ def compact_table(project: Project, table: str, *, clock: Clock | None = None) -
 
     clock = clock or SystemClock()
     catalog = open_catalog(
-        existing_catalog_url(project.store_root, project.catalog_url, read_only=False)
+        existing_catalog_url(project.store_root, project.catalog_url, read_only=False),
+        secrets=project.secrets(),
     )
     try:
         record = _merge_table(catalog, table)

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import polars
     import pyarrow as pa
 
-    from hakiri.core.ports import Catalog
+    from hakiri.core.ports import Catalog, SecretResolver
     from hakiri.core.query_limits import QueryLimits
 
 __all__ = [
@@ -193,11 +193,14 @@ class ContextStore(Closing):
 
 @dataclass(frozen=True, slots=True)
 class StoreLocation:
-    """Where a store and its catalog are, and the bounds its queries run under."""
+    """Where a store and its catalog are, the bounds its queries run under, and what
+    resolves the catalog URL's ``secret://`` references (the project's; None for a bare
+    store directory, whose SQLite catalog has none)."""
 
     root: Path
     catalog_url: str
     query: QueryLimits
+    secrets: SecretResolver | None = None
 
 
 def locate_store(path: str | os.PathLike[str] = ".") -> StoreLocation:
@@ -209,7 +212,9 @@ def locate_store(path: str | os.PathLike[str] = ".") -> StoreLocation:
     where = Path(path).resolve()
     if (where / MANIFEST_FILE).is_file():
         project = load_project(where)
-        return StoreLocation(project.store_root, project.catalog_url, project.manifest.query)
+        return StoreLocation(
+            project.store_root, project.catalog_url, project.manifest.query, project.secrets()
+        )
     if (where / CATALOG_FILE).is_file():
         return StoreLocation(where, f"sqlite:///{where / CATALOG_FILE}", QueryLimits())
     raise StoreError(
@@ -223,7 +228,7 @@ def open_store(path: str | os.PathLike[str] = ".") -> ContextStore:
     """Open the context store of a project directory (holding ``hakiri.toml``) or a store
     directory (holding ``catalog.db``), for reading. Never creates anything."""
     location = locate_store(path)
-    return _open(location.root, location.catalog_url)
+    return _open(location)
 
 
 def existing_catalog_url(root: Path, url: str, *, read_only: bool) -> str:
@@ -242,5 +247,6 @@ def existing_catalog_url(root: Path, url: str, *, read_only: bool) -> str:
     return read_only_catalog_url(url) if read_only else url
 
 
-def _open(root: Path, url: str) -> ContextStore:
-    return ContextStore(root, open_catalog(existing_catalog_url(root, url, read_only=True)))
+def _open(location: StoreLocation) -> ContextStore:
+    url = existing_catalog_url(location.root, location.catalog_url, read_only=True)
+    return ContextStore(location.root, open_catalog(url, secrets=location.secrets))

@@ -11,7 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,6 +19,9 @@ from hakiri.core._locate import locate_json_key, locate_toml_key
 from hakiri.core.errors import ManifestError, UnknownPipeline
 from hakiri.core.policies import SchemaPolicy, WriteDisposition
 from hakiri.core.query_limits import QueryLimits
+
+if TYPE_CHECKING:
+    from hakiri.core.secrets import EnvSecretResolver
 
 __all__ = [
     "MANIFEST_FILE",
@@ -198,6 +201,13 @@ class Project:
     @property
     def catalog_url(self) -> str:
         return self.manifest.project.catalog or f"sqlite:///{self.store_root / 'catalog.db'}"
+
+    def secrets(self) -> EnvSecretResolver:
+        """The resolver of the project's ``secret://NAME`` references: ``$NAME``, else
+        ``NAME=…`` in the project's ``.env``."""
+        from hakiri.core.secrets import EnvSecretResolver
+
+        return EnvSecretResolver(self.root)
 
     def locate(self, pipeline: str, key: tuple[str, ...]) -> str:
         """``file:line`` of a key inside a pipeline's definition, for error messages."""

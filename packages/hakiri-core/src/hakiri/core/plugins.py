@@ -13,7 +13,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any, cast
 
 from hakiri.core.errors import ConfigError, UnknownConnector
-from hakiri.core.ports import Catalog, ConnectorFactory
+from hakiri.core.ports import Catalog, ConnectorFactory, SecretResolver
 
 __all__ = [
     "connector_factories",
@@ -84,8 +84,14 @@ def _scheme_connector(name: str, *, kind: str, where: str) -> ConnectorFactory:
     return factory
 
 
-def open_catalog(url: str) -> Catalog:
-    """Open the catalog at ``url`` with the adapter registered for its scheme."""
+def open_catalog(url: str, *, secrets: SecretResolver | None = None) -> Catalog:
+    """Open the catalog at ``url`` with the adapter registered for its scheme.
+
+    A URL that references a secret (a Postgres catalog's ``?password=secret://NAME``) is
+    resolved through ``secrets`` — the project's, so its ``.env`` counts as for any other
+    ``secret://`` — which the adapter's opener then receives as ``secrets=``; an adapter
+    whose URLs never hold a secret is called with the URL alone.
+    """
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     entry = _entry_points(CATALOGS_GROUP).get(scheme)
     if entry is None:
@@ -95,6 +101,8 @@ def open_catalog(url: str) -> Catalog:
             hint=f"installed adapters: {known}",
         )
     opener = cast(Any, entry.load())
+    if secrets is not None and "secret://" in url:
+        return cast(Catalog, opener(url, secrets=secrets))
     return cast(Catalog, opener(url))
 
 

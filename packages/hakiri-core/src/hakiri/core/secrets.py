@@ -1,5 +1,9 @@
 """``secret://NAME`` references: found in configs, resolved only by the host.
 
+``EnvSecretResolver`` is the host's resolver for a project: the process environment first,
+then the project's ``.env``. It lives in core because more than the runtime resolves
+secrets — a Postgres catalog's password is one, opened by the store and the CLI too.
+
 ``SecretScrubber`` turns the values a request used back into their references in whatever a
 server answers — raw, URL-encoded or JSON-escaped — so that a source that echoes a token
 (an httpbin-style echo, a next link repeating an ``api_key``) never gets it stored. The
@@ -9,14 +13,23 @@ http connector and the WebAssembly host both scrub with it, so the two cannot dr
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 from hakiri.core.errors import SecretError
 
-__all__ = ["SECRET_REF", "SecretScrubber", "find_secret_refs", "secret_forms", "substitute_secrets"]
+__all__ = [
+    "SECRET_REF",
+    "EnvSecretResolver",
+    "SecretScrubber",
+    "find_secret_refs",
+    "secret_forms",
+    "substitute_secrets",
+]
 
 SECRET_REF = re.compile(r"secret://([A-Za-z_][A-Za-z0-9_.-]*)")
 
@@ -115,3 +128,36 @@ class SecretScrubber:
         """(raw value, reference), longest first: for values a parser has already decoded,
         where only the raw form can remain."""
         return self._values
+
+
+class EnvSecretResolver:
+    """Resolves ``secret://NAME`` from ``$NAME`` or from ``NAME=…`` in ``<project>/.env``.
+
+    The environment wins so CI and daemons can override a developer's ``.env``.
+    """
+
+    def __init__(self, project_root: Path) -> None:
+        self._dotenv_path = project_root / ".env"
+        self._dotenv: dict[str, str | None] | None = None
+
+    def _dotenv_values(self) -> dict[str, str | None]:
+        if self._dotenv is None:
+            if self._dotenv_path.is_file():
+                from dotenv import dotenv_values
+
+                self._dotenv = dict(dotenv_values(self._dotenv_path))
+            else:
+                self._dotenv = {}
+        return self._dotenv
+
+    def resolve(self, name: str) -> str:
+        value = os.environ.get(name)
+        if value is None:
+            value = self._dotenv_values().get(name)
+        if value is None or value == "":
+            raise SecretError(
+                f"secret {name!r} is not set",
+                hint=f"export {name}=… or add {name}=… to {self._dotenv_path}",
+                secret=name,
+            )
+        return value

@@ -43,7 +43,7 @@ def open_existing_catalog(project: Project) -> Catalog | None:
         if not Path(path.removeprefix("/")).is_file():
             return None
     try:
-        return open_catalog(read_only_catalog_url(url))
+        return open_catalog(read_only_catalog_url(url), secrets=project.secrets())
     except CatalogNotFound:  # a server catalog no run has created yet
         return None
 
@@ -160,9 +160,8 @@ def plan_pipeline(project: Project, name: str) -> dict[str, Any]:
     from hakiri.core.clock import SystemClock
     from hakiri.runtime.host import LocalHost
     from hakiri.runtime.pipeline import resolve_pipeline
-    from hakiri.runtime.secrets import EnvSecretResolver
 
-    secrets = EnvSecretResolver(project.root)
+    secrets = project.secrets()
     resolved = resolve_pipeline(project, name, secrets)
     catalog = open_existing_catalog(project)
     try:

@@ -42,7 +42,6 @@ from hakiri.runtime.chunk import Chunk
 from hakiri.runtime.host import LocalHost
 from hakiri.runtime.pipeline import ResolvedPipeline, resolve_pipeline
 from hakiri.runtime.schema_gate import SchemaGate
-from hakiri.runtime.secrets import EnvSecretResolver
 from hakiri.runtime.transforms import pipeline_transforms
 
 if TYPE_CHECKING:
@@ -89,10 +88,10 @@ class PipelineSession:
     def open(cls, project: Project, name: str, clock: Clock | None = None) -> Iterator[Self]:
         """Resolve pipeline ``name``, take its lock, open its catalog and destination."""
         clock = clock or SystemClock()
-        secrets = EnvSecretResolver(project.root)
+        secrets = project.secrets()
         resolved = resolve_pipeline(project, name, secrets)
         with PipelineLock(project.store_root, name) as lock, ExitStack() as stack:
-            catalog = open_catalog(project.catalog_url)
+            catalog = open_catalog(project.catalog_url, secrets=secrets)
             stack.callback(catalog.close)
             host = LocalHost(project.root, project.store_root, secrets, clock, catalog)
             destination: Destination = resolved.destination.create(

@@ -19,7 +19,6 @@ from hakiri.core.ports import ConnectorFactory, Source
 from hakiri.core.records import StreamInfo
 from hakiri.runtime.host import LocalHost
 from hakiri.runtime.pipeline import resolve_pipeline
-from hakiri.runtime.secrets import EnvSecretResolver
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -53,7 +52,7 @@ def open_source(
 
     The host's catalog is an empty in-memory one: looking never touches the store.
     """
-    secrets = EnvSecretResolver(project.root)
+    secrets = project.secrets()
     resolved = resolve_pipeline(project, pipeline, secrets)
     options = {**resolved.source_options, **(overrides or {})}
     catalog = open_catalog("memory://")

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import (
     Column,
@@ -34,11 +33,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from hakiri.context.catalog import catalog_scheme, open_catalog
+from hakiri.context.catalog import open_catalog
 from hakiri.context.catalog._schema import JsonText, dumps, metadata
 from hakiri.context.catalog._sql import SqlCatalog
 from hakiri.core.errors import CatalogError, ConfigError
 from hakiri.core.failpoints import failpoint
+from hakiri.core.plugins import read_only_catalog_url
+from hakiri.core.ports import SecretResolver
 
 __all__ = ["BATCH_ROWS", "CopyReport", "TableCopy", "copy_catalog"]
 
@@ -91,13 +92,23 @@ class CopyReport:
         }
 
 
-def copy_catalog(src_url: str, dst_url: str, *, batch_rows: int = BATCH_ROWS) -> CopyReport:
+def copy_catalog(
+    src_url: str,
+    dst_url: str,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    src_secrets: SecretResolver | None = None,
+    dst_secrets: SecretResolver | None = None,
+) -> CopyReport:
     """Copy the catalog at ``src_url`` into the empty catalog at ``dst_url`` (created if
-    missing), in one destination transaction, verified by row counts and checksums."""
+    missing), in one destination transaction, verified by row counts and checksums. The
+    source is opened read-only (``mode=ro``): copying never writes to it, not even a schema
+    upgrade, nor creates it. ``*_secrets`` resolve each URL's ``secret://`` references (a
+    project's, when the URL came from one)."""
     started = time.perf_counter()
-    source = _open_sql(_read_only(src_url), "source")
+    source = _open_sql(read_only_catalog_url(src_url), "source", src_secrets)
     try:
-        destination = _open_sql(dst_url, "destination")
+        destination = _open_sql(dst_url, "destination", dst_secrets)
         try:
             with source._read() as src, destination._write() as dst:
                 copies = _copy_all(src, dst, dst_url, batch_rows)
@@ -108,22 +119,8 @@ def copy_catalog(src_url: str, dst_url: str, *, batch_rows: int = BATCH_ROWS) ->
     return CopyReport(src_url, dst_url, copies, time.perf_counter() - started)
 
 
-def _read_only(url: str) -> str:
-    """The source opened read-only (``mode=ro``, which both SQL adapters understand): copying
-    never writes to it, not even a schema upgrade, nor creates it."""
-    scheme = catalog_scheme(url)
-    if scheme == "sqlite":
-        head, qmark, query = url.rpartition("?")
-        return f"{head if qmark and query.startswith('mode=') else url}?mode=ro"
-    if scheme not in ("postgres", "postgresql"):
-        return url
-    parts = urlsplit(url)
-    options = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "mode"]
-    return urlunsplit(parts._replace(query=urlencode([*options, ("mode", "ro")], safe=":/")))
-
-
-def _open_sql(url: str, role: str) -> SqlCatalog:
-    catalog = open_catalog(url)
+def _open_sql(url: str, role: str, secrets: SecretResolver | None) -> SqlCatalog:
+    catalog = open_catalog(url, secrets=secrets)
     if isinstance(catalog, SqlCatalog):
         return catalog
     catalog.close()

@@ -33,15 +33,18 @@ Run records (``create_run``, ``finish_run``, ``interrupt_running``, steps) are s
 or single-statement writes whose row locks and primary keys are enough.
 
 The password is never in the URL: libpq's own ``PGPASSWORD`` / ``~/.pgpass``, or the
-query parameter ``password=secret://NAME``, which names an environment variable read at
-connect time. Other query parameters (``sslmode``, ``sslrootcert``, ``connect_timeout``…)
-pass through to libpq. ``mode=ro`` opens the catalog read-only: every session runs with
-``default_transaction_read_only = on``, so a write fails on the server.
+query parameter ``password=secret://NAME``, resolved at each connect by the project's
+secret resolver (``$NAME``, else the project's ``.env``) when the catalog is opened for a
+project, else from the environment. Other query parameters (``sslmode``, ``sslrootcert``,
+``connect_timeout``…) pass through to libpq. ``mode=ro`` opens the catalog read-only:
+every session runs with ``default_transaction_read_only = on``, so a write fails on the
+server.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -67,7 +70,7 @@ from hakiri.core.errors import (
     MissingDependency,
     SecretError,
 )
-from hakiri.core.ports import Clock
+from hakiri.core.ports import Clock, SecretResolver
 from hakiri.core.records import CommitRequest
 from hakiri.core.secrets import SECRET_REF
 
@@ -98,8 +101,9 @@ class PostgresCatalog(SqlCatalog):
     """The catalog in a Postgres database.
 
     ``url`` is a SQLAlchemy ``postgresql+psycopg`` URL without a password; ``password_secret``
-    names the environment variable holding it (resolved at each connect, never stored in
-    the engine or printed). ``read_only`` makes every session read-only and creates nothing.
+    names the secret holding it, resolved at each connect through ``secrets`` (the
+    project's; the environment when None), never stored in the engine or printed.
+    ``read_only`` makes every session read-only and creates nothing.
     """
 
     def __init__(
@@ -107,12 +111,14 @@ class PostgresCatalog(SqlCatalog):
         url: URL,
         *,
         password_secret: str | None = None,
+        secrets: SecretResolver | None = None,
         read_only: bool = False,
         clock: Clock | None = None,
     ) -> None:
         self.url = url
         self.read_only = read_only
-        engine = _engine(url, password_secret=password_secret, read_only=read_only)
+        password = _password_source(password_secret, secrets)
+        engine = _engine(url, password=password, read_only=read_only)
         super().__init__(engine, clock=clock)
         try:
             if read_only:
@@ -188,7 +194,7 @@ def _advisory_xact_lock(conn: Connection, key: str) -> None:
     conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
 
-def _engine(url: URL, *, password_secret: str | None, read_only: bool) -> Engine:
+def _engine(url: URL, *, password: Callable[[], str] | None, read_only: bool) -> Engine:
     try:
         import psycopg  # noqa: F401
     except ImportError as exc:
@@ -203,8 +209,8 @@ def _engine(url: URL, *, password_secret: str | None, read_only: bool) -> Engine
 
     @event.listens_for(engine, "do_connect")
     def _password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-        if password_secret is not None:
-            cparams["password"] = _secret(password_secret)
+        if password is not None:
+            cparams["password"] = password()
         for name, value in _LIBPQ_DEFAULTS.items():
             cparams.setdefault(name, value)
 
@@ -225,15 +231,25 @@ def _engine(url: URL, *, password_secret: str | None, read_only: bool) -> Engine
     return engine
 
 
-def _secret(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise SecretError(
-            f"secret {name!r} (the Postgres catalog's password) is not set",
-            hint=f"export {name}=… before running hakiri",
-            secret=name,
-        )
-    return value
+def _password_source(name: str | None, secrets: SecretResolver | None) -> Callable[[], str] | None:
+    """What gives the password at each connect: the secret ``name`` through ``secrets``,
+    or the environment variable ``name`` when the catalog was opened without a project."""
+    if name is None:
+        return None
+    if secrets is not None:
+        return lambda: secrets.resolve(name)
+
+    def from_environment() -> str:
+        value = os.environ.get(name)
+        if not value:
+            raise SecretError(
+                f"secret {name!r} (the Postgres catalog's password) is not set",
+                hint=f"export {name}=… before running hakiri",
+                secret=name,
+            )
+        return value
+
+    return from_environment
 
 
 def parse_postgres_url(url: str) -> tuple[URL, str | None, bool]:
@@ -292,12 +308,13 @@ def _safe(url: str) -> str:
     return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
 
 
-def open_postgres_catalog(url: str) -> PostgresCatalog:
+def open_postgres_catalog(url: str, *, secrets: SecretResolver | None = None) -> PostgresCatalog:
     """The ``hakiri.catalogs`` entry point for ``postgres://`` and ``postgresql://`` URLs;
-    creates the tables on first open (unless ``?mode=ro``)."""
+    creates the tables on first open (unless ``?mode=ro``). ``secrets`` resolves the
+    password's ``secret://NAME`` (``hakiri.core.plugins.open_catalog`` passes the project's)."""
     parsed, secret, read_only = parse_postgres_url(url)
     try:
-        return PostgresCatalog(parsed, password_secret=secret, read_only=read_only)
+        return PostgresCatalog(parsed, password_secret=secret, secrets=secrets, read_only=read_only)
     except (NewerCatalog, CatalogNotFound):
         raise  # reachable and read: the fix is a newer Hakiri or a first run, not the URL
     except CatalogError as exc:

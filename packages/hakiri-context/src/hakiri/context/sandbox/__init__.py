@@ -18,7 +18,9 @@ Example::
 
     from hakiri.context.sandbox import query_once
 
-    result = query_once(project.store_root, project.catalog_url, sql, project.manifest.query)
+    result = query_once(
+        project.store_root, project.catalog_url, sql, project.manifest.query, project.secrets()
+    )
 
 Importing this package is cheap, and the query process itself imports none of the pieces it
 does not run (pydantic, SQLAlchemy): names load when first used.
