@@ -20,7 +20,7 @@ import pytest
 from hakiri.context.catalog.sqlite import open_sqlite_catalog
 from hakiri.testing.cli import run_hakiri, spawn_hakiri
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.project import write_manifest
+from hakiri.testing.project import issues_pipeline, write_manifest
 
 ISSUES = 95
 PER_PAGE = 10
@@ -34,24 +34,7 @@ def api() -> Iterator[DemoApi]:
 
 
 def _project(tmp_path: Path, api: DemoApi, *, incremental: bool = False) -> Path:
-    cursor = (
-        '\nincremental = { cursor_field = "updated_at", param = "since" }' if incremental else ""
-    )
-    write_manifest(
-        tmp_path,
-        f"""[pipelines.issues]
-chunk_rows = 20
-
-[pipelines.issues.source]
-connector = "http"
-url = "{api.url}/issues"
-params = {{ style = "link", per_page = {PER_PAGE} }}
-pagination = {{ kind = "link_header" }}{cursor}
-
-[pipelines.issues.destination]
-write = "append"
-""",
-    )
+    write_manifest(tmp_path, issues_pipeline(api.url, per_page=PER_PAGE, incremental=incremental))
     return tmp_path
 
 

@@ -24,7 +24,7 @@ from hakiri.connectors.testing import run_step
 from hakiri.context.catalog.sqlite import open_sqlite_catalog
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.demo_api import DemoApi
-from hakiri.testing.project import write_manifest
+from hakiri.testing.project import issues_pipeline, write_manifest
 
 ISSUES = 95
 PER_PAGE = 10
@@ -38,21 +38,7 @@ def api() -> Iterator[DemoApi]:
 
 @pytest.fixture
 def project(tmp_path: Path, api: DemoApi) -> Path:
-    write_manifest(
-        tmp_path,
-        f"""[pipelines.issues]
-chunk_rows = 20
-
-[pipelines.issues.source]
-connector = "http"
-url = "{api.url}/issues"
-params = {{ style = "link", per_page = {PER_PAGE} }}
-pagination = {{ kind = "link_header" }}
-
-[pipelines.issues.destination]
-write = "append"
-""",
-    )
+    write_manifest(tmp_path, issues_pipeline(api.url, per_page=PER_PAGE))
     return tmp_path
 
 

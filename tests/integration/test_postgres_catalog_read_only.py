@@ -10,31 +10,20 @@ from pathlib import Path
 from hakiri.core.plugins import read_only_catalog_url
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.postgres import PostgresDatabase
-from hakiri.testing.project import write_manifest
+from hakiri.testing.project import write_orders_project
+
+
+def _catalog_url(database: PostgresDatabase) -> str:
+    return "postgres://" + database.url.partition("://")[2]
+
 
 _TABLES = "select count(*) from information_schema.tables where table_schema = 'public'"
-
-
-def _project(tmp_path: Path, database: PostgresDatabase) -> Path:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "orders.csv").write_text("id,total\n1,9.5\n2,3.0\n", encoding="utf-8")
-    manifest = write_manifest(
-        tmp_path,
-        """[pipelines.orders.source]
-connector = "file"
-path = "data/*.csv"
-""",
-    )
-    catalog = "postgres://" + database.url.partition("://")[2]
-    text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(text.replace("\n\n", f'\ncatalog = "{catalog}"\n\n', 1), encoding="utf-8")
-    return tmp_path
 
 
 def test_reading_an_empty_postgres_catalog_creates_nothing(
     tmp_path: Path, postgres_db: PostgresDatabase
 ) -> None:
-    project = _project(tmp_path, postgres_db)
+    project = write_orders_project(tmp_path, catalog=_catalog_url(postgres_db))
     listed = run_hakiri("pipeline", "list", cwd=project)
     assert listed.returncode == 0, listed.stderr
     assert "orders" in listed.stdout
@@ -47,7 +36,7 @@ def test_reading_an_empty_postgres_catalog_creates_nothing(
 def test_reading_a_postgres_catalog_changes_no_row(
     tmp_path: Path, postgres_db: PostgresDatabase
 ) -> None:
-    project = _project(tmp_path, postgres_db)
+    project = write_orders_project(tmp_path, catalog=_catalog_url(postgres_db))
     run_hakiri("run", "orders", cwd=project).check()
     before = postgres_db.fetch("select run_id, status, finished_at from runs order by run_id")
     total = run_hakiri("query", "select sum(total) from orders", "--format", "json", cwd=project)

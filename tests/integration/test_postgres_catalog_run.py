@@ -20,7 +20,7 @@ from hakiri.context.catalog.postgres import open_postgres_catalog
 from hakiri.testing.cli import run_hakiri, spawn_hakiri
 from hakiri.testing.demo_api import DemoApi
 from hakiri.testing.postgres import LocalPostgres, PostgresDatabase
-from hakiri.testing.project import write_manifest
+from hakiri.testing.project import issues_pipeline, write_manifest
 
 ISSUES = 95
 PER_PAGE = 10
@@ -38,24 +38,7 @@ def _catalog_url(database_url: str) -> str:
 
 
 def _project(tmp_path: Path, api: DemoApi, catalog: str) -> Path:
-    manifest = write_manifest(
-        tmp_path,
-        f"""[pipelines.issues]
-chunk_rows = 20
-
-[pipelines.issues.source]
-connector = "http"
-url = "{api.url}/issues"
-params = {{ style = "link", per_page = {PER_PAGE} }}
-pagination = {{ kind = "link_header" }}
-
-[pipelines.issues.destination]
-write = "append"
-""",
-    )
-    # write_manifest writes the [project] table; the catalog key belongs in it.
-    text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(text.replace("\n\n", f'\ncatalog = "{catalog}"\n\n', 1), encoding="utf-8")
+    write_manifest(tmp_path, issues_pipeline(api.url, per_page=PER_PAGE), catalog=catalog)
     return tmp_path
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from hakiri.testing.cli import run_hakiri
 from hakiri.testing.postgres import PostgresDatabase
-from hakiri.testing.project import write_manifest
+from hakiri.testing.project import write_orders_project
 
 PASSWORD = "s3cr3t-catalog-pw"
 
@@ -29,24 +29,9 @@ def writer(postgres_db: PostgresDatabase) -> Iterator[str]:
     postgres_db.execute("DROP OWNED BY hakiri_catalog; DROP ROLE hakiri_catalog")
 
 
-def _project(tmp_path: Path, catalog: str) -> Path:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "orders.csv").write_text("id,total\n1,9.5\n2,3.0\n", encoding="utf-8")
-    manifest = write_manifest(
-        tmp_path,
-        """[pipelines.orders.source]
-connector = "file"
-path = "data/*.csv"
-""",
-    )
-    text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(text.replace("\n\n", f'\ncatalog = "{catalog}"\n\n', 1), encoding="utf-8")
-    return tmp_path
-
-
 def test_the_catalog_password_comes_from_the_projects_dotenv(tmp_path: Path, writer: str) -> None:
     assert "HK_TEST_CATALOG_PW" not in os.environ
-    project = _project(tmp_path, writer)
+    project = write_orders_project(tmp_path, catalog=writer)
 
     missing = run_hakiri("run", "orders", cwd=project)
     assert missing.returncode != 0

@@ -7,15 +7,57 @@ import sqlite3
 from collections.abc import Collection
 from pathlib import Path
 
-__all__ = ["store_fingerprint", "write_manifest"]
+__all__ = [
+    "issues_pipeline",
+    "store_fingerprint",
+    "write_manifest",
+    "write_orders_project",
+]
 
 
-def write_manifest(root: Path, body: str, *, name: str = "test_project") -> Path:
-    """Create ``root/hakiri.toml`` with a ``[project]`` table and ``body`` after it."""
+def write_manifest(
+    root: Path, body: str, *, name: str = "test_project", catalog: str | None = None
+) -> Path:
+    """Create ``root/hakiri.toml`` with a ``[project]`` table (its ``catalog`` URL when
+    given) and ``body`` after it."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / "hakiri.toml"
-    path.write_text(f'[project]\nname = "{name}"\n\n{body}', encoding="utf-8")
+    project = f'[project]\nname = "{name}"\n' + (f'catalog = "{catalog}"\n' if catalog else "")
+    path.write_text(f"{project}\n{body}", encoding="utf-8")
     return path
+
+
+def write_orders_project(root: Path, *, catalog: str | None = None) -> Path:
+    """A project ``root`` with one file pipeline, ``orders``, over ``data/orders.csv`` (two
+    rows, ``total`` summing to 12.5), its catalog at ``catalog`` when given."""
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "data" / "orders.csv").write_text("id,total\n1,9.5\n2,3.0\n", encoding="utf-8")
+    body = '[pipelines.orders.source]\nconnector = "file"\npath = "data/*.csv"\n'
+    write_manifest(root, body, catalog=catalog)
+    return root
+
+
+def issues_pipeline(
+    api_url: str, *, per_page: int = 10, chunk_rows: int = 20, incremental: bool = False
+) -> str:
+    """The crash-safety tests' pipeline ``issues``: the demo API's ``/issues`` in pages of
+    ``per_page`` (Link pagination), appended, committed every ``chunk_rows`` rows; with
+    ``incremental``, by ``updated_at`` through ``since``."""
+    cursor = (
+        '\nincremental = { cursor_field = "updated_at", param = "since" }' if incremental else ""
+    )
+    return f"""[pipelines.issues]
+chunk_rows = {chunk_rows}
+
+[pipelines.issues.source]
+connector = "http"
+url = "{api_url}/issues"
+params = {{ style = "link", per_page = {per_page} }}
+pagination = {{ kind = "link_header" }}{cursor}
+
+[pipelines.issues.destination]
+write = "append"
+"""
 
 
 def store_fingerprint(store: Path, *, catalog_tables: Collection[str] | None = None) -> str:
