@@ -165,8 +165,11 @@ class QueryConnection(Closing):
     def _translate(self, exc: BaseException) -> HakiriError:
         ddb = import_duckdb()
         message = first_line(exc)
-        # pyarrow's ArrowMemoryError is a MemoryError too.
-        if isinstance(exc, MemoryError | ddb.OutOfMemoryException):
+        # pyarrow's ArrowMemoryError is a MemoryError too; DuckDB reports an allocation that
+        # failed while it builds the Arrow answer as another error class, by its message.
+        if isinstance(exc, MemoryError | ddb.OutOfMemoryException) or message.startswith(
+            "Out of Memory Error"
+        ):
             return memory_error(message)
         if isinstance(exc, ddb.PermissionException) or "Permission Error" in message:
             return QueryRefused(f"queries can only read the context store ({message})")

@@ -137,6 +137,8 @@ class QueryProcess(Closing):
                 raise memory_error(f"over {self.memory // (1 << 20)} MiB") from None
             raise timeout_error(timeout) from None
         if not header.get("ok"):
+            if header.get("retire"):
+                self._kill()  # it leaves after a memory error; the next query starts anew
             raise decode_error(header.get("error") or {})
         self.peak_rss = max(self.peak_rss, int(header.get("peak_rss") or 0))
         import pyarrow as pa

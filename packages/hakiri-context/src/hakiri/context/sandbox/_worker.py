@@ -140,7 +140,15 @@ def main() -> int:
                 {"ok": False, "error": {"code": "query_error", "message": message}},
                 b"",
             )
+        # A query that ran out of memory leaves the process's address space grown and
+        # fragmented (DuckDB and malloc keep what they reserved) under the same cap: the
+        # process retires after answering, and its parent starts a fresh one.
+        retire = not header.get("ok") and header["error"].get("code") == "query_memory"
+        if retire:
+            header["retire"] = True
         write_frame(out, header, payload)
+        if retire:
+            break
     return 0
 
 
