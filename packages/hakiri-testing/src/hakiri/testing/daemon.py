@@ -190,7 +190,13 @@ class DaemonProcess:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return HttpAnswer(resp.status, resp.headers, resp.read())
         except urllib.error.HTTPError as err:
-            return HttpAnswer(err.code, err.headers, err.read())
+            try:
+                answer = err.read()
+            except (ConnectionResetError, BrokenPipeError):
+                # The server answered (a 413 from Content-Length) and closed before reading
+                # the whole request: the kernel may reset the rest of the answer away.
+                answer = b""
+            return HttpAnswer(err.code, err.headers, answer)
 
     def get(self, path: str, **kwargs: Any) -> HttpAnswer:
         return self.request("GET", path, **kwargs)
